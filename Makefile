@@ -1,0 +1,63 @@
+# CityLink: every target sets up what it needs from a fresh clone.
+SHELL := /bin/bash
+PYTHON ?= python3.10
+VENV := .venv
+PY := $(VENV)/bin/python
+RASA := $(VENV)/bin/rasa
+MODEL := models/citylink.tar.gz
+
+export PYTHONPATH := $(CURDIR)
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL := 2
+export ACTION_ENDPOINT_URL ?= http://127.0.0.1:5055/webhook
+export TRACKER_DIALECT ?= sqlite
+export TRACKER_URL ?= sqlite:///$(CURDIR)/var/tracker.db
+export CITYSIM_URL ?= http://127.0.0.1:5080
+
+NLU_SOURCES := config.yml domain.yml $(shell find data bot/gazetteer bot/nlu -name '*.yml' -o -name '*.py' 2>/dev/null | grep -v '/generated/')
+RESOURCES := var/jieba/userdict.txt data/nlu/generated/lookups.yml
+
+.PHONY: all install resources train run shell test eval validate bench clean
+
+all: test
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip<24" setuptools==70.3.0 wheel==0.45.1
+	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt -c constraints.txt
+	$(PY) -m pip check
+	touch $@
+
+install: $(VENV)/.installed
+
+$(RESOURCES) &: $(VENV)/.installed $(shell find bot/gazetteer -type f) bot/tools/build_nlu_resources.py bot/nlu/normalizer.py
+	$(PY) -m bot.tools.build_nlu_resources
+	touch $(RESOURCES)
+
+resources: $(RESOURCES)
+
+# Trains only when training data, dictionaries, config or components changed.
+$(MODEL): $(VENV)/.installed $(RESOURCES) $(NLU_SOURCES)
+	mkdir -p models var
+	$(RASA) train --fixed-model-name citylink --out models
+	touch $@
+
+train: $(MODEL)
+
+validate: $(VENV)/.installed $(RESOURCES)
+	$(RASA) data validate --fail-on-warnings
+
+run: $(MODEL)
+	$(PY) -m bot.tools.stack run
+
+shell: $(MODEL)
+	$(PY) -m bot.tools.stack shell
+
+test: $(MODEL) validate
+	$(PY) -m pytest -q
+
+eval: $(MODEL)
+	$(PY) -m bot.tools.evaluate --model $(MODEL) --stock
+
+clean:
+	rm -rf models results var data/nlu/generated

@@ -1,0 +1,1 @@
+"""CityLink action server: one module per service domain."""

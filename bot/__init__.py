@@ -1,0 +1,1 @@
+"""CityLink: a Rasa assistant for Chinese city services."""

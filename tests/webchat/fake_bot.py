@@ -1,0 +1,165 @@
+"""A stand-in for the Rasa server, built around the real WebChatInput channel.
+
+The page is tested before the real bot exists, so this module gives the
+channel what ``rasa run`` would: a Sanic app with the blueprint mounted under
+``/webhooks/webchat``, ``app.ctx.agent.tracker_store`` (a real
+InMemoryTrackerStore) and an ``on_new_message`` that records the turn on the
+tracker and answers through the message's output channel, as Rasa's
+MessageProcessor does. Only the dialogue logic is fake.
+"""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import socket
+import threading
+from typing import Any, Dict, List, Optional
+
+from rasa.core.channels.channel import UserMessage, register
+from rasa.core.tracker_store import InMemoryTrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import BotUttered, UserUttered
+from sanic import Sanic
+from sanic.server.async_server import AsyncioServer
+
+from bot.channels.webchat import WebChatInput
+
+SERVED_CITIES = ("广州", "深圳", "佛山", "武汉", "上海")
+
+VIOLATIONS_CARD: Dict[str, Any] = {
+    "type": "card_list",
+    "title": "粤B12345 的违章记录",
+    "items": [
+        {
+            "title": "违反禁令标志指示",
+            "subtitle": "2024-11-02 08:41 深南大道与华富路交叉口",
+            "fields": [["罚款", "200 元"], ["扣分", "3 分"], ["状态", "未处理"]],
+            "buttons": [{"title": "缴纳罚款", "payload": "/pay_fine"}],
+        },
+        {
+            "title": "机动车违反规定停放",
+            "subtitle": "2024-10-18 19:05 福华三路",
+            "fields": [["罚款", "150 元"], ["扣分", "0 分"], ["状态", "未处理"]],
+        },
+    ],
+}
+
+GREETING_BUTTONS = [
+    {"title": "查违章", "payload": "/query_violation"},
+    {"title": "切换到深圳", "payload": '/set_city{"city": "深圳"}'},
+]
+
+
+def replies_for(text: str) -> List[Dict[str, Any]]:
+    """The fake dialogue: a few fixed answers that cover every message shape."""
+    if text.startswith("/set_city"):
+        city = json.loads(text[len("/set_city") :] or "{}").get("city", "")
+        return [{"text": f"好的，已切换到{city}。"}]
+    if text == "/human_handoff":
+        return [{"text": "正在为您转接人工客服，请稍候。"}]
+    if text == "/query_violation" or "违章" in text:
+        return [{"text": "查到 2 条违章记录："}, {"custom": VIOLATIONS_CARD}]
+    return [{"text": f"收到：{text}", "buttons": GREETING_BUTTONS}]
+
+
+class FakeAgent:
+    """Stands in for ``app.ctx.agent``: the tracker store the history reads,
+    and ``handle_message``, which Rasa's ``register`` routes every message to.
+    """
+
+    def __init__(self) -> None:
+        self.tracker_store = InMemoryTrackerStore(Domain.empty())
+
+    async def handle_message(self, message: UserMessage) -> None:
+        """Record the turn on the tracker and answer, as MessageProcessor does."""
+        tracker = await self.tracker_store.get_or_create_tracker(message.sender_id)
+        tracker.update(
+            UserUttered(
+                message.text,
+                input_channel=message.input_channel,
+                metadata=message.metadata,
+            )
+        )
+        for reply in replies_for(message.text or ""):
+            data = {key: value for key, value in reply.items() if key != "text"}
+            uttered = BotUttered(reply.get("text"), data)
+            tracker.update(uttered)
+            await message.output_channel.send_response(
+                message.sender_id, uttered.message()
+            )
+        await self.tracker_store.save(tracker)
+
+
+def build_app(name: str) -> Sanic:
+    """A Sanic app shaped like ``rasa run``'s, with the fake dialogue."""
+    app = Sanic(name)
+    app.ctx.agent = FakeAgent()
+    # The same registration ``rasa run`` does, so the URL prefix is the real one.
+    register([WebChatInput()], app, route="/webhooks/")
+    return app
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class LoopbackServer:
+    """Runs a Sanic app on 127.0.0.1 in a background thread; stoppable and
+    restartable on the same port, so the page's offline handling can be seen
+    recovering without a reload.
+    """
+
+    _names = itertools.count()
+
+    def __init__(self) -> None:
+        self.app = build_app(f"fake_citylink_{next(self._names)}")
+        self.port = free_port()
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._server: Optional[AsyncioServer] = None
+        self._thread.start()
+
+    @property
+    def base_url(self) -> str:
+        """The chat page's address, as it is under ``rasa run``."""
+        return f"http://127.0.0.1:{self.port}/webhooks/webchat/"
+
+    def _run(self, coroutine: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(10)
+
+    def start(self) -> None:
+        """Listen (again) on the same port."""
+        self._run(self._start())
+
+    async def _start(self) -> None:
+        self._server = await self.app.create_server(
+            host="127.0.0.1",
+            port=self.port,
+            return_asyncio_server=True,
+            access_log=False,
+        )
+        if not self.app.state.is_started:
+            await self._server.startup()
+
+    def stop(self) -> None:
+        """Stop listening and drop open keep-alive connections, like a crash."""
+        self._run(self._stop())
+
+    async def _stop(self) -> None:
+        if self._server is None:
+            return
+        for connection in list(self._server.connections):
+            connection.transport.close()
+        self._server.close()
+        await self._server.wait_closed()
+        self._server = None
+
+    def shutdown(self) -> None:
+        """Stop the server and its thread for good."""
+        self.stop()
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(5)

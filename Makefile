@@ -17,7 +17,7 @@ export CITYSIM_URL ?= http://127.0.0.1:5080
 NLU_SOURCES := config.yml domain.yml $(shell find data bot/gazetteer bot/nlu -name '*.yml' -o -name '*.py' 2>/dev/null | grep -v '/generated/')
 RESOURCES := var/jieba/userdict.txt data/nlu/generated/lookups.yml
 
-.PHONY: all install resources train run shell test eval validate bench clean
+.PHONY: all install resources train run shell test eval validate bench clean browser
 
 all: test
 
@@ -36,6 +36,11 @@ $(RESOURCES) &: $(VENV)/.installed $(shell find bot/gazetteer -type f) bot/tools
 
 resources: $(RESOURCES)
 
+# Browser tests drive Debian's Chromium; CJK fonts so screenshots show Chinese.
+browser:
+	@command -v chromium >/dev/null && fc-list 2>/dev/null | grep -qi "cjk" || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk)
+
 # Trains only when training data, dictionaries, config or components changed.
 $(MODEL): $(VENV)/.installed $(RESOURCES) $(NLU_SOURCES)
 	mkdir -p models var
@@ -53,7 +58,7 @@ run: $(MODEL)
 shell: $(MODEL)
 	$(PY) -m bot.tools.stack shell
 
-test: $(MODEL) validate
+test: $(MODEL) validate browser
 	$(PY) -m pytest -q
 
 eval: $(MODEL)

@@ -13,6 +13,7 @@ Serving the page from the bot itself keeps one origin: no CORS, no second web
 server, and a Content-Security-Policy of ``'self'`` that guarantees the page
 never loads anything from a CDN.
 """
+
 from __future__ import annotations
 
 import logging
@@ -60,7 +61,7 @@ SECURITY_HEADERS = {
     # injected string cannot run even if it ever reached the DOM as markup.
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; style-src 'self'; "
-        "img-src 'self' data:; connect-src 'self'; object-src 'none'; "
+        "img-src 'self' https:; connect-src 'self'; object-src 'none'; "
         "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
@@ -99,9 +100,7 @@ def static_assets(root: Path) -> Dict[Text, Path]:
     }
 
 
-async def history_messages(
-    tracker_store: Any, sender: Text
-) -> List[Dict[Text, Any]]:
+async def history_messages(tracker_store: Any, sender: Text) -> List[Dict[Text, Any]]:
     """The conversation so far, in the order the page should show it.
 
     User turns are ``{"from": "user", "text": ...}`` (the button title if the
@@ -175,7 +174,9 @@ class WebChatInput(InputChannel):
             if not isinstance(text, str) or not text.strip():
                 return error_response("消息不能为空。")
             if len(text) > MAX_MESSAGE_CHARS:
-                return error_response(f"消息太长了，请控制在 {MAX_MESSAGE_CHARS} 字以内。")
+                return error_response(
+                    f"消息太长了，请控制在 {MAX_MESSAGE_CHARS} 字以内。"
+                )
             # Stored on the tracker's user event; the page puts the clicked
             # button's title there (DISPLAY_TEXT_KEY) for the history.
             metadata = payload.get("metadata")

@@ -10,6 +10,7 @@ certainly did not take it (connection refused, "system busy", expired token).
 Once a send could have reached WeChat and the answer is unknown (a timeout, a
 broken response), the delivery stops instead of risking a duplicate.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -37,7 +38,11 @@ class WeChatAPIError(Exception):
     """WeChat answered an API call with an error code."""
 
     def __init__(self, errcode: Any, errmsg: Any) -> None:
-        hint = " (add this server's egress IP to the 公众号 IP 白名单)" if errcode == ERRCODE_IP_NOT_WHITELISTED else ""
+        hint = (
+            " (add this server's egress IP to the 公众号 IP 白名单)"
+            if errcode == ERRCODE_IP_NOT_WHITELISTED
+            else ""
+        )
         super().__init__(f"errcode {errcode}: {errmsg}{hint}")
         self.errcode = errcode
 
@@ -56,7 +61,11 @@ class WeChatAPI:
         timeout: float,
     ) -> None:
         self._base_url = base_url.rstrip("/")
-        self._credentials = {"grant_type": "client_credential", "appid": app_id, "secret": app_secret}
+        self._credentials = {
+            "grant_type": "client_credential",
+            "appid": app_id,
+            "secret": app_secret,
+        }
         self._attempts = max(1, attempts)
         self._retry_delay = retry_delay
         self._timeout = aiohttp.ClientTimeout(total=timeout)
@@ -73,7 +82,9 @@ class WeChatAPI:
         async with aiohttp.ClientSession(timeout=self._timeout) as session:
             for index, text in enumerate(texts):
                 if not await self._send_text(session, openid, text):
-                    logger.error("WeChat message %d of %d was not delivered.", index + 1, len(texts))
+                    logger.error(
+                        "WeChat message %d of %d was not delivered.", index + 1, len(texts)
+                    )
                     return index
         return len(texts)
 
@@ -104,7 +115,10 @@ class WeChatAPI:
                 logger.warning("WeChat API unreachable, will retry: %s", _describe(error))
                 continue
             except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
-                logger.error("WeChat may or may not have taken a message; not resending: %s", _describe(error))
+                logger.error(
+                    "WeChat may or may not have taken a message; not resending: %s",
+                    _describe(error),
+                )
                 return False
             errcode = result.get("errcode")
             if errcode == ERRCODE_OK:
@@ -112,7 +126,9 @@ class WeChatAPI:
             if errcode in ERRCODES_STALE_TOKEN:
                 self._forget(token)
             elif errcode != ERRCODE_BUSY:
-                logger.error("WeChat refused a message: %s", WeChatAPIError(errcode, result.get("errmsg")))
+                logger.error(
+                    "WeChat refused a message: %s", WeChatAPIError(errcode, result.get("errmsg"))
+                )
                 return False
         return False
 
@@ -120,12 +136,16 @@ class WeChatAPI:
         """The cached token, fetched anew when missing or near expiry; one fetch at a time."""
         async with self._lock:
             if self._token is None or time.monotonic() >= self._refresh_at:
-                data = await self._call(session.get(self._base_url + TOKEN_PATH, params=self._credentials))
+                data = await self._call(
+                    session.get(self._base_url + TOKEN_PATH, params=self._credentials)
+                )
                 if not data.get("access_token"):
                     raise WeChatAPIError(data.get("errcode"), data.get("errmsg"))
                 lifetime = float(data.get("expires_in", 7200))
                 self._token = str(data["access_token"])
-                self._refresh_at = time.monotonic() + lifetime - min(REFRESH_MARGIN_SECONDS, lifetime / 2)
+                self._refresh_at = (
+                    time.monotonic() + lifetime - min(REFRESH_MARGIN_SECONDS, lifetime / 2)
+                )
             return self._token
 
     def _forget(self, token: str) -> None:

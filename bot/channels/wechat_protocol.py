@@ -5,6 +5,7 @@ reviewed) on one screen: every request is refused unless its signature and
 timestamp check out, and XML is parsed with defusedxml with DTDs forbidden, so
 entity expansion ("billion laughs") and external entities never happen.
 """
+
 from __future__ import annotations
 
 import hmac

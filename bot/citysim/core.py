@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import random
 import re
 import sqlite3
@@ -21,6 +22,7 @@ from aiohttp import web
 from bot import gazetteer
 from bot.gazetteer import CityGazetteer
 
+logger = logging.getLogger(__name__)
 # China has had no daylight saving since 1991, so a fixed offset is exact.
 CST = timezone(timedelta(hours=8), "Asia/Shanghai")
 WEEKDAYS = ["周一", "周二", "周三", "周四", "周五", "周六", "周日"]
@@ -96,6 +98,9 @@ async def error_middleware(request: web.Request, handler: Callable) -> web.Strea
             raise
         code, message = _HTTP_MESSAGES.get(exc.status, ("http_error", "请求无法处理"))
         return error_response(exc.status, code, message)
+    except Exception:
+        logger.exception("%s %s failed", request.method, request.path)
+        return error_response(500, "internal_error", "系统内部错误，请稍后再试")
 
 
 class Clock:

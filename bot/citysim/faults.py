@@ -14,7 +14,7 @@ from aiohttp import web
 from bot.citysim.core import CITIES, ApiError, error_response
 
 KINDS = ("latency", "error", "timeout", "malformed")
-MALFORMED_BODY = b'{"data": [{"status": "\xe5\xa4\x84'  # truncated mid-character
+MALFORMED_BODY = b'{"data": [{"status": "\xe5\xa4'  # cut off mid-document and mid-character
 
 
 @dataclass
@@ -59,8 +59,8 @@ class Faults:
             raise ApiError(400, "invalid_fault", f"未知服务：{fault.service}")
         if fault.city is not None and fault.city not in CITIES:
             raise ApiError(400, "invalid_fault", f"未知城市：{fault.city}")
-        if not 400 <= fault.status <= 599 or fault.seconds < 0:
-            raise ApiError(400, "invalid_fault", "status 应在 400-599 之间，seconds 不能为负")
+        if not 400 <= fault.status <= 599 or fault.seconds < 0 or (fault.times is not None and fault.times < 1):
+            raise ApiError(400, "invalid_fault", "status 应在 400-599 之间，seconds 不能为负，times 至少为 1")
         return fault
 
     def take(self, city: str, service: str) -> Optional[Fault]:

@@ -1,6 +1,7 @@
 """Traffic police platform (交管): vehicles, their violations, paying fines."""
 from __future__ import annotations
 
+import random
 import sqlite3
 from datetime import datetime, timedelta
 from typing import Any, Dict, List, Tuple
@@ -52,7 +53,7 @@ PLATE_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"  # I and O are never issued
 SEED_PERIOD_START = datetime(2026, 3, 1, tzinfo=CST)
 
 
-def _plate(rng: Any, prefix: str, new_energy: bool) -> str:
+def _plate(rng: random.Random, prefix: str, new_energy: bool) -> str:
     if len(prefix) == 1:  # 沪: the issuing-office letter is not part of the city's prefix
         prefix += rng.choice("ABDEFGHJKLMN")
     if new_energy:
@@ -85,11 +86,14 @@ def seed(conn: sqlite3.Connection, city: City) -> None:
             )
             if rng.random() < 0.3:
                 paid_at = occurred + timedelta(days=rng.randint(3, 20))
-                payment_id = f"{city.abbr}JF{number[-8:]}"
                 conn.execute(
                     "INSERT INTO violation_payment VALUES (?, ?, ?, ?)",
-                    (payment_id, number, fine * 100, paid_at.isoformat()),
+                    (_payment_id(city, paid_at, number), number, fine * 100, paid_at.isoformat()),
                 )
+
+
+def _payment_id(city: City, paid_at: datetime, decision_number: str) -> str:
+    return f"{city.abbr}JF{paid_at:%Y%m%d%H%M%S}{decision_number[-4:]}"
 
 
 def samples(conn: sqlite3.Connection, city: City) -> Dict[str, Any]:
@@ -180,7 +184,7 @@ async def pay_violation(request: web.Request) -> web.Response:
             raise ApiError(404, "violation_not_found", f"未找到决定书编号为 {number} 的违章记录")
         if row["payment_id"]:
             raise ApiError(409, "already_paid", f"该违章已于 {row['paid_at'][:10]} 缴款，无需重复缴纳")
-        payment_id = f"{city.abbr}JF{paid_at:%Y%m%d%H%M%S}{number[-4:]}"
+        payment_id = _payment_id(city, paid_at, number)
         conn.execute(
             "INSERT INTO violation_payment VALUES (?, ?, ?, ?)",
             (payment_id, number, row["fine_fen"], paid_at.isoformat()),

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, Dict, List, Optional, Tuple
 
 from bot import gazetteer
-from bot.nlu import codes
+from bot.nlu import codes, dates
 from bot.nlu.normalizer import normalise_surface
 
 
@@ -229,8 +229,6 @@ def find_date_entities(
     A date said together with a period (明天上午) gives two entities, as the
     contract annotates them: date 明天 and time_period morning.
     """
-    from bot.nlu import dates  # TEMP until dates.py lands
-
     found = periods.scan(text)
     period_starts = {p.start for p in found}
     for res in dates.find_dates(text, now or dates.now_in_china()):

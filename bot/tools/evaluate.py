@@ -129,10 +129,28 @@ def score(name: str, cases: List[Case], predictions: List[dict]) -> Scores:
 
 
 async def _parse_all(model: Path, texts: List[str]) -> List[dict]:
+    import logging
+
     from rasa.core.agent import Agent
+
+    logging.getLogger().setLevel(logging.WARNING)
+    structlog_quiet()
 
     agent = Agent.load(str(model))
     return [await agent.parse_message(text) for text in texts]
+
+
+def structlog_quiet() -> None:
+    """Rasa 3.6 logs every parse at debug level through structlog."""
+    import structlog
+
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging_level()))
+
+
+def logging_level() -> int:
+    import logging
+
+    return logging.WARNING
 
 
 def evaluate_model(model: Path, cases: List[Case]) -> Scores:

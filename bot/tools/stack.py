@@ -32,13 +32,14 @@ def services(
     bot_port: int = 5005,
     actions_port: int = 5055,
     citysim_port: int = 5080,
+    citysim_db: str = "var/citysim.sqlite",
 ) -> Dict[str, Service]:
     """The processes of a full stack; ports overridable so tests don't collide."""
     return {
         "citysim": Service(
             "citysim",
             [sys.executable, "-m", "bot.citysim", "--host", "127.0.0.1",
-             "--port", str(citysim_port), "--db", "var/citysim.sqlite"],
+             "--port", str(citysim_port), "--db", citysim_db],
             f"http://127.0.0.1:{citysim_port}/health",
         ),
         "actions": Service(
@@ -56,9 +57,20 @@ def services(
     }
 
 
-def stack_environment(actions_port: int = 5055, citysim_port: int = 5080) -> Dict[str, str]:
-    """Defaults for everything the processes read from the environment."""
+def stack_environment(
+    actions_port: int = 5055, citysim_port: int = 5080, tracker_db: Optional[Path] = None
+) -> Dict[str, str]:
+    """Defaults for everything the processes read from the environment.
+
+    With `tracker_db` (tests) the ports and stores are forced, not defaulted,
+    so a test stack never talks to a developer's running one.
+    """
     env = dict(os.environ)
+    if tracker_db is not None:
+        env["ACTION_ENDPOINT_URL"] = f"http://127.0.0.1:{actions_port}/webhook"
+        env["TRACKER_DIALECT"] = "sqlite"
+        env["TRACKER_URL"] = f"sqlite:///{tracker_db}"
+        env["CITYSIM_URL"] = f"http://127.0.0.1:{citysim_port}"
     env.setdefault("PYTHONPATH", str(ROOT))
     env.setdefault("RASA_TELEMETRY_ENABLED", "false")
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

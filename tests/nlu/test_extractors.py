@@ -132,3 +132,18 @@ def test_engine_number_cues_and_hyphenated_phone():
     assert codes_in("机号K0Q318") == [("engine_number", "K0Q318")]
     assert codes_in("引擎号最后几位是H71562") == [("engine_number", "H71562")]
     assert codes_in("电话186-2003-1457") == [("phone_number", "18620031457")]
+
+
+def test_date_and_period_are_separate_entities():
+    from datetime import datetime
+
+    from bot.nlu.dates import CHINA
+    from bot.nlu.extractors import TimePeriods, find_date_entities
+
+    now = datetime(2026, 11, 27, 10, 0, tzinfo=CHINA)
+    found = find_date_entities("我想挂明天上午中山一院的儿科", TimePeriods(gazetteer.load()), now)
+    assert [(f.entity, f.value, f.text) for f in found] == [
+        ("date", "明天", "明天"),
+        ("time_period", "morning", "上午"),
+    ]
+    assert found[0].additional_info["iso"] == "2026-11-28"

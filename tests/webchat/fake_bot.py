@@ -7,13 +7,16 @@ InMemoryTrackerStore) and an ``on_new_message`` that records the turn on the
 tracker and answers through the message's output channel, as Rasa's
 MessageProcessor does. Only the dialogue logic is fake.
 """
+
 from __future__ import annotations
 
 import asyncio
 import itertools
 import json
+import re
 import socket
 import threading
+from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from rasa.core.channels.channel import UserMessage, register
@@ -25,25 +28,17 @@ from sanic.server.async_server import AsyncioServer
 
 from bot.channels.webchat import WebChatInput
 
-SERVED_CITIES = ("广州", "深圳", "佛山", "武汉", "上海")
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "webchat.md"
 
-VIOLATIONS_CARD: Dict[str, Any] = {
-    "type": "card_list",
-    "title": "粤B12345 的违章记录",
-    "items": [
-        {
-            "title": "违反禁令标志指示",
-            "subtitle": "2024-11-02 08:41 深南大道与华富路交叉口",
-            "fields": [["罚款", "200 元"], ["扣分", "3 分"], ["状态", "未处理"]],
-            "buttons": [{"title": "缴纳罚款", "payload": "/pay_fine"}],
-        },
-        {
-            "title": "机动车违反规定停放",
-            "subtitle": "2024-10-18 19:05 福华三路",
-            "fields": [["罚款", "150 元"], ["扣分", "0 分"], ["状态", "未处理"]],
-        },
-    ],
-}
+
+def documented_cards() -> List[Dict[str, Any]]:
+    """The card_list examples of docs/webchat.md, so the docs stay renderable."""
+    blocks = re.findall(r"```json\n(.*?)```", DOCS.read_text(encoding="utf-8"), re.S)
+    payloads = [json.loads(block) for block in blocks]
+    return [p for p in payloads if p.get("type") == "card_list"]
+
+
+CARDS = documented_cards()
 
 GREETING_BUTTONS = [
     {"title": "查违章", "payload": "/query_violation"},
@@ -59,7 +54,9 @@ def replies_for(text: str) -> List[Dict[str, Any]]:
     if text == "/human_handoff":
         return [{"text": "正在为您转接人工客服，请稍候。"}]
     if text == "/query_violation" or "违章" in text:
-        return [{"text": "查到 2 条违章记录："}, {"custom": VIOLATIONS_CARD}]
+        return [{"text": "查到 2 条违章记录："}, {"custom": CARDS[0]}]
+    if text == "/card_examples":
+        return [{"custom": card} for card in CARDS]
     return [{"text": f"收到：{text}", "buttons": GREETING_BUTTONS}]
 
 
@@ -93,6 +90,9 @@ class FakeAgent:
 
 def build_app(name: str) -> Sanic:
     """A Sanic app shaped like ``rasa run``'s, with the fake dialogue."""
+    # Several apps start in one process here; only in test mode does Sanic's
+    # start-up "touchup" of its protocol class survive a second app.
+    Sanic.test_mode = True
     app = Sanic(name)
     app.ctx.agent = FakeAgent()
     # The same registration ``rasa run`` does, so the URL prefix is the real one.
@@ -157,6 +157,14 @@ class LoopbackServer:
         self._server.close()
         await self._server.wait_closed()
         self._server = None
+
+    def user_texts(self, sender: str) -> List[str]:
+        """What the bot received from ``sender``: lets a test check the exact
+        payload a button sent, which the page itself shows as the title."""
+        tracker = self._run(self.app.ctx.agent.tracker_store.retrieve(sender))
+        if tracker is None:
+            return []
+        return [e.text for e in tracker.events if isinstance(e, UserUttered)]
 
     def shutdown(self) -> None:
         """Stop the server and its thread for good."""

@@ -1,0 +1,86 @@
+"""Hospital appointments: hospitals, slots, booking, listing, cancelling."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import List, Optional
+
+from actions.clients.base import BaseClient, new_idempotency_key, segment
+
+
+@dataclass(frozen=True)
+class Hospital:
+    name: str
+    aliases: List[str]
+    departments: List[str]
+
+
+@dataclass(frozen=True)
+class Doctor:
+    doctor_id: str
+    name: str
+    title: str
+
+
+@dataclass(frozen=True)
+class Slot:
+    slot_id: str
+    date: date
+    weekday: str
+    time_period: str  # morning / afternoon / evening
+    start: str
+    end: str
+    doctor: Doctor
+    fee: Decimal
+    remaining: int
+
+
+@dataclass(frozen=True)
+class Appointment:
+    appointment_id: str
+    status: str  # booked / cancelled
+    hospital: str
+    department: str
+    doctor: Doctor
+    date: date
+    time_period: str
+    visit_time: str
+    queue_number: int
+    fee: Decimal
+    patient_name: str
+    id_number: str  # masked
+    phone: str  # masked
+    created_at: datetime
+
+
+class HospitalClient(BaseClient):
+    service_name = "预约挂号服务"
+
+    def hospitals(self) -> List[Hospital]:
+        return self._get("/hospitals", List[Hospital], unwrap="hospitals")
+
+    def hospital(self, name: str) -> Hospital:
+        return self._get(f"/hospitals/{segment(name)}", Hospital)
+
+    def slots(self, hospital: str, department: str, day: Optional[date] = None,
+              time_period: Optional[str] = None) -> List[Slot]:
+        params = {"hospital": hospital, "department": department,
+                  "date": day.isoformat() if day else None, "time_period": time_period}
+        return self._get("/slots", List[Slot], params=params, unwrap="slots")
+
+    def book(self, slot_id: str, patient_name: str, id_number: str, phone: str,
+             idempotency_key: Optional[str] = None) -> Appointment:
+        body = {"slot_id": slot_id, "patient_name": patient_name, "id_number": id_number, "phone": phone}
+        return self._post("/appointments", Appointment, body, idempotency_key=idempotency_key or new_idempotency_key())
+
+    def appointments(self, id_number: Optional[str] = None, phone: Optional[str] = None) -> List[Appointment]:
+        params = {"id_number": id_number, "phone": phone}
+        return self._get("/appointments", List[Appointment], params=params, unwrap="appointments")
+
+    def cancel(self, appointment_id: str, id_number: Optional[str] = None, phone: Optional[str] = None,
+               idempotency_key: Optional[str] = None) -> Appointment:
+        """The backend checks that `id_number` or `phone` is the patient's."""
+        body = {k: v for k, v in {"id_number": id_number, "phone": phone}.items() if v}
+        return self._post(f"/appointments/{segment(appointment_id)}/cancel", Appointment, body,
+                          idempotency_key=idempotency_key or new_idempotency_key())

@@ -1,0 +1,109 @@
+"""Replies several services share: cities, handoff, side questions, failures, cards."""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.clients.base import BackendError
+from bot import gazetteer, registry
+
+SIDE_RESPONSES = {
+    "chitchat": "utter_chitchat",
+    "help": "utter_help",
+    "bot_challenge": "utter_iamabot",
+    "greet": "utter_greet_short",
+    "thank": "utter_thank_short",
+    "out_of_scope": "utter_out_of_scope",
+}
+
+
+def served_city_or_explain(value: Any, dispatcher: CollectingDispatcher) -> Optional[str]:
+    """The canonical served city, or None after telling the citizen which are served."""
+    if not value:
+        return None
+    name = str(value).strip().removesuffix("市")
+    reg = registry.load()
+    if reg.city(name):
+        return name
+    known = name in gazetteer.load().canonical_names("city")
+    what = f"{name}暂时还没有接入" if known else f"没有找到“{name}”这个城市，"
+    dispatcher.utter_message(
+        text=f"抱歉，{what}城市服务。目前已开通：{reg.served_list()}。请选择您所在的城市：",
+        buttons=city_buttons(),
+    )
+    return None
+
+
+def city_buttons() -> List[Dict[str, str]]:
+    return [
+        {"title": c, "payload": f'/set_city{{"city": "{c}"}}'}
+        for c in registry.load().served_cities
+    ]
+
+
+def handoff(dispatcher: CollectingDispatcher, tracker: Tracker) -> List[EventType]:
+    """Mark the conversation for support staff and say what happens next."""
+    dispatcher.utter_message(response="utter_handoff")
+    return [SlotSet("handoff", True)]
+
+
+def faq_topic(tracker: Tracker) -> Optional[str]:
+    """The faq topic the ResponseSelector chose for the latest message."""
+    selector = tracker.latest_message.get("response_selector", {}).get("faq", {})
+    key = selector.get("response", {}).get("intent_response_key") or ""
+    return key.split("/", 1)[1] if "/" in key else None
+
+
+def answer_faq(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
+    """The city's own answer where it overrides the generic guide."""
+    topic = faq_topic(tracker)
+    if topic is None:
+        dispatcher.utter_message(response="utter_default")
+        return
+    city = registry.load().city(tracker.get_slot("city"))
+    override = city.faq_overrides.get(topic) if city else None
+    if override:
+        dispatcher.utter_message(text=override)
+    else:
+        dispatcher.utter_message(response=f"utter_faq/{topic}")
+
+
+def answer_side_question(dispatcher: CollectingDispatcher, tracker: Tracker, intent: str) -> None:
+    """Answer a question asked in the middle of a form; the form then goes on."""
+    if intent == "faq":
+        answer_faq(dispatcher, tracker)
+    else:
+        dispatcher.utter_message(response=SIDE_RESPONSES[intent])
+
+
+def backend_failure(dispatcher: CollectingDispatcher, error: BackendError, hotline: str = "12345") -> None:
+    """An apology, what to try, and the conversation goes on."""
+    advice = "请稍后再试一次" if error.retryable else "请换个时间再试"
+    dispatcher.utter_message(
+        text=f"抱歉，{error.user_message}。{advice}，或拨打热线{hotline}；也可以回复“转人工”。"
+    )
+
+
+def card_list(
+    title: str,
+    items: Sequence[Dict[str, Any]],
+) -> Dict[str, Any]:
+    """The structured payload chat windows render as cards (docs/webchat.md)."""
+    return {"type": "card_list", "title": title, "items": list(items)}
+
+
+def card(
+    title: str,
+    subtitle: str = "",
+    fields: Sequence[Tuple[str, Any]] = (),
+    buttons: Sequence[Dict[str, str]] = (),
+) -> Dict[str, Any]:
+    return {
+        "title": title,
+        "subtitle": subtitle,
+        "fields": [[label, str(value)] for label, value in fields],
+        "buttons": list(buttons),
+    }

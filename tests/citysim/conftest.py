@@ -1,0 +1,1 @@
+from bot.citysim.testing import citysim, citysim_db  # noqa: F401  (fixtures)

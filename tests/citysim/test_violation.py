@@ -1,0 +1,96 @@
+"""Violations: lookup by plate (with engine number check) and idempotent payment."""
+from __future__ import annotations
+
+from tests.citysim.http import error_code, get, post
+
+
+def _vehicle(citysim, city="shenzhen", violations=4):
+    return next(v for v in citysim.seed(city)["vehicles"] if v["violations"] == violations)
+
+
+def test_lookup_lists_violations_newest_first_with_unpaid_totals(citysim):
+    vehicle = _vehicle(citysim)
+    body = get(citysim, f"/shenzhen/violation/vehicles/{vehicle['plate']}").json()
+    assert body["plate"] == vehicle["plate"]
+    assert len(body["violations"]) == 4
+    times = [v["occurred_at"] for v in body["violations"]]
+    assert times == sorted(times, reverse=True)
+    unpaid = [v for v in body["violations"] if not v["paid"]]
+    assert body["unpaid_count"] == len(unpaid)
+    assert body["unpaid_fine"] == sum(v["fine"] for v in unpaid)
+    assert all((v["payment"] is None) != v["paid"] for v in body["violations"])
+
+
+def test_plate_is_accepted_the_way_people_type_it(citysim):
+    plate = _vehicle(citysim)["plate"]
+    typed = f"{plate[:2].lower()} {plate[2:].lower()}"
+    assert get(citysim, f"/shenzhen/violation/vehicles/{typed}").json()["plate"] == plate
+
+
+def test_new_energy_vehicle_without_violations(citysim):
+    vehicle = next(v for v in citysim.seed("guangzhou")["vehicles"] if len(v["plate"]) == 8)
+    body = get(citysim, f"/guangzhou/violation/vehicles/{vehicle['plate']}").json()
+    assert body["vehicle_type"] == "小型新能源汽车"
+    assert len(body["violations"]) == vehicle["violations"]
+
+
+def test_engine_number_is_checked_when_given(citysim):
+    vehicle = _vehicle(citysim)
+    path = f"/shenzhen/violation/vehicles/{vehicle['plate']}"
+    assert get(citysim, path, engine_number=vehicle["engine_number"][-6:].lower()).json()["engine_number_verified"]
+    wrong = get(citysim, path, engine_number="000000")
+    assert wrong.status_code == 403 and error_code(wrong) == "engine_number_mismatch"
+    short = get(citysim, path, engine_number="123")
+    assert short.status_code == 400 and error_code(short) == "invalid_engine_number"
+
+
+def test_bad_foreign_and_unknown_plates(citysim):
+    cases = {"粤12345": (400, "invalid_plate"), "粤A12345": (404, "plate_not_local"),
+             "粤B00000": (404, "vehicle_not_found")}
+    for plate, (status, code) in cases.items():
+        response = get(citysim, f"/shenzhen/violation/vehicles/{plate}")
+        assert (response.status_code, error_code(response)) == (status, code), plate
+
+
+def test_payment_needs_a_key_and_charges_once_per_key(citysim):
+    vehicle = _vehicle(citysim)
+    path = f"/shenzhen/violation/vehicles/{vehicle['plate']}"
+    before = get(citysim, path).json()
+    unpaid = next(v for v in before["violations"] if not v["paid"])
+    pay = f"/shenzhen/violation/violations/{unpaid['decision_number']}/payment"
+
+    missing = post(citysim, pay)
+    assert missing.status_code == 400 and error_code(missing) == "missing_idempotency_key"
+
+    first = post(citysim, pay, key="pay-1")
+    assert first.status_code == 201
+    assert first.json()["amount"] == unpaid["fine"] and first.json()["plate"] == vehicle["plate"]
+    again = post(citysim, pay, key="pay-1")
+    assert again.status_code == 201 and again.json() == first.json()
+
+    other_key = post(citysim, pay, key="pay-2")
+    assert other_key.status_code == 409 and error_code(other_key) == "already_paid"
+
+    after = get(citysim, path).json()
+    assert after["unpaid_count"] == before["unpaid_count"] - 1
+    assert after["unpaid_fine"] == before["unpaid_fine"] - unpaid["fine"]
+    paid = next(v for v in after["violations"] if v["decision_number"] == unpaid["decision_number"])
+    assert paid["payment"]["payment_id"] == first.json()["payment_id"]
+
+
+def test_a_key_reused_for_another_request_is_refused(citysim):
+    vehicle = _vehicle(citysim)
+    unpaid = [v for v in get(citysim, f"/shenzhen/violation/vehicles/{vehicle['plate']}").json()["violations"]
+              if not v["paid"]]
+    assert len(unpaid) >= 2
+    assert post(citysim, f"/shenzhen/violation/violations/{unpaid[0]['decision_number']}/payment",
+                key="same").status_code == 201
+    reused = post(citysim, f"/shenzhen/violation/violations/{unpaid[1]['decision_number']}/payment", key="same")
+    assert reused.status_code == 422 and error_code(reused) == "idempotency_key_reused"
+
+
+def test_a_violation_of_another_city_cannot_be_paid_here(citysim):
+    vehicle = _vehicle(citysim)
+    number = get(citysim, f"/shenzhen/violation/vehicles/{vehicle['plate']}").json()["violations"][0]
+    response = post(citysim, f"/guangzhou/violation/violations/{number['decision_number']}/payment", key="x")
+    assert response.status_code == 404 and error_code(response) == "violation_not_found"

@@ -1,0 +1,57 @@
+"""Fixtures shared by the test suites."""
+from __future__ import annotations
+
+import json
+import urllib.request
+from pathlib import Path
+from typing import Any, Dict, Iterator, Optional
+
+import pytest
+
+from bot.tools.stack import ROOT, Stack, services, stack_environment
+
+TEST_PORTS = {"bot_port": 15005, "actions_port": 15055, "citysim_port": 15080}
+MODEL = ROOT / "models" / "citylink.tar.gz"
+
+
+class LiveStack:
+    """A running bot + action server + simulator, reached over HTTP."""
+
+    def __init__(self, bot_url: str, citysim_url: str) -> None:
+        self.bot_url = bot_url
+        self.citysim_url = citysim_url
+
+    def request(self, url: str, body: Optional[Dict[str, Any]] = None, method: str = "GET") -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(url, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=60) as response:
+            raw = response.read()
+        return json.loads(raw) if raw else None
+
+    def send(self, sender: str, text: str) -> Any:
+        return self.request(f"{self.bot_url}/webhooks/rest/webhook",
+                            {"sender": sender, "message": text}, "POST")
+
+    def events(self, sender: str) -> list:
+        return self.request(f"{self.bot_url}/conversations/{sender}/tracker")["events"]
+
+    def citysim(self, path: str, body: Optional[Dict[str, Any]] = None, method: str = "GET") -> Any:
+        return self.request(f"{self.citysim_url}{path}", body, method)
+
+
+@pytest.fixture(scope="session")
+def live_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
+    """The whole system on test ports, with a fresh simulator and tracker store."""
+    if not MODEL.exists():
+        pytest.fail("没有训练好的模型：请用 make test 运行（它会先训练）")
+    tmp = tmp_path_factory.mktemp("stack")
+    env = stack_environment(TEST_PORTS["actions_port"], TEST_PORTS["citysim_port"],
+                            tracker_db=tmp / "tracker.db")
+    svc = services(model=str(MODEL), citysim_db=str(tmp / "citysim.sqlite"), **TEST_PORTS)
+    with Stack(env=env, log_dir=tmp / "log") as stack:
+        stack.start(svc["citysim"])
+        stack.start(svc["actions"])
+        stack.start(svc["bot"], timeout=300)
+        yield LiveStack(f"http://127.0.0.1:{TEST_PORTS['bot_port']}",
+                        f"http://127.0.0.1:{TEST_PORTS['citysim_port']}")

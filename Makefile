@@ -50,7 +50,7 @@ $(MODEL): $(VENV)/.installed $(RESOURCES) $(NLU_SOURCES)
 train: $(MODEL)
 
 validate: $(VENV)/.installed $(RESOURCES)
-	$(RASA) data validate --fail-on-warnings
+	$(PY) -m bot.tools.validate
 
 run: $(MODEL)
 	$(PY) -m bot.tools.stack run

@@ -10,10 +10,11 @@ stopping after repeated failures and offering a person instead
 """
 from __future__ import annotations
 
+from abc import abstractmethod
 from typing import Any, ClassVar, Dict, List, Optional, Text
 
 from rasa_sdk import FormValidationAction, Tracker
-from rasa_sdk.events import ActiveLoop, EventType, SlotSet
+from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -25,17 +26,67 @@ MAX_FAILURES = 3
 SIDE_INTENTS = {"faq", "chitchat", "help", "bot_challenge", "greet", "thank", "out_of_scope"}
 SIDE_CONFIDENCE = 0.7
 FAILURES_SLOT = "validation_failures"
+# The form each service intent starts (data/rules/services.yml).
+SERVICE_FORMS = {
+    "query_violation": "violation_form",
+    "pay_fine": "pay_fine_form",
+    "query_traffic": "traffic_form",
+    "query_restriction": "restriction_form",
+    "query_weather": "weather_form",
+    "query_bus": "bus_form",
+    "query_route": "route_form",
+    "query_bill": "bill_form",
+    "pay_bill": "pay_bill_form",
+    "book_appointment": "appointment_form",
+    "query_appointment": "query_appointment_form",
+    "cancel_appointment": "cancel_appointment_form",
+    "recommend_department": "department_form",
+    "query_social_security": "social_security_form",
+    "query_housing_fund": "housing_fund_form",
+    "report_issue": "report_form",
+    "query_ticket": "ticket_form",
+}
+# What to say when nothing usable was recognised in the answer to a question.
+SLOT_HINTS = {
+    "city": "没听出是哪个城市，请直接说城市名，或点下面的按钮选择。",
+    "plate_number": "没有识别出车牌号。车牌是省份简称+字母+5位字母数字（新能源车6位），例如 粤B12345。",
+    "engine_number": "发动机号后6位是字母或数字，例如 A12345，请再输入一次。",
+    "road": "没找到这条路，请说出完整的路名，例如 深南大道。",
+    "bus_line": "没听出是几路车，请输入线路名，例如 10路、B1路。",
+    "origin": "请说出发地点，例如 火车站、市民中心。",
+    "destination": "请说目的地，例如 火车站、市民中心。",
+    "utility_type": "请选择水费、电费或燃气费。",
+    "account_number": "户号一般是8到16位数字，请再核对一下。",
+    "hospital": "没找到这家医院，请说医院全称或常用简称。",
+    "department": "没听出是哪个科室，例如 儿科、内科、骨科；也可以说说哪里不舒服。",
+    "date": "没听懂是哪一天，例如 明天、下周一、12月3号。",
+    "time_period": "请说上午、下午或晚上。",
+    "id_number": "身份证号应为18位（最后一位可能是X），请核对后再输入。",
+    "phone_number": "手机号应为11位数字，请核对后再输入。",
+    "symptom": "请说说具体哪里不舒服，例如 头疼、咳嗽、肚子疼。",
+    "ticket_id": "工单号是两个字母加一串数字，例如 GZ20261127001。",
+    "confirmed": "请回复“确认”或“取消”。",
+}
 
 
 class ServiceForm(FormValidationAction):
     """Validation shared by every form; subclasses set the class variables."""
 
-    form: ClassVar[str]  # e.g. "violation_form"
-    service: ClassVar[str]  # registry service, e.g. "violation"
+    @property
+    @abstractmethod
+    def form(self) -> str:
+        """The form's name, e.g. violation_form (a class attribute in subclasses)."""
+
+    @property
+    @abstractmethod
+    def service(self) -> str:
+        """The registry service, e.g. violation (a class attribute in subclasses)."""
+
     slots: ClassVar[List[str]] = []  # asked in every city, in order
     final_slots: ClassVar[List[str]] = []  # asked after the city's own fields
     needs_city: ClassVar[bool] = True  # False where the city follows from a slot
-    # Slots cleared when the citizen stops the form.
+    # Slots cleared when the form ends without being completed. A validator
+    # ends the form by returning {"requested_slot": None}.
     transient_slots: ClassVar[List[str]] = ["confirmed"]
 
     def name(self) -> Text:
@@ -64,9 +115,34 @@ class ServiceForm(FormValidationAction):
         return slots + [s for s in self.final_slots if s not in slots]
 
     # ------------------------------------------------------- validation
-    async def validate(
+    async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
+        """Handle what is not an answer to the question first, then validate slots."""
+        early = self.not_an_answer(dispatcher, tracker)
+        if early is not None:
+            return early
+        requested = tracker.get_slot("requested_slot")
+        candidates = tracker.slots_to_validate()
+        events = await self.get_extraction_events(dispatcher, tracker, domain)
+        tracker.add_slots(events)
+        validation = await self.get_validation_events(dispatcher, tracker, domain)
+        tracker.add_slots(validation)
+        events += validation
+        if any(e.get("name") == "requested_slot" and e.get("value") is None for e in validation):
+            return events + self.abort_events(tracker)  # a validator ended the form
+        unavailable = self.service_unavailable(dispatcher, tracker, events)
+        if unavailable:
+            return unavailable
+        required = await self.required_slots(self.domain_slots(domain), dispatcher, tracker, domain)
+        missing = next((slot for slot in required if tracker.slots.get(slot) is None), None)
+        events.append(SlotSet("requested_slot", missing))
+        return self.count_failures(dispatcher, tracker, requested, candidates, events)
+
+    def not_an_answer(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> Optional[List[EventType]]:
+        """Stop, handoff, a side question, another service, or nothing recognised."""
         intent = tracker.latest_message.get("intent", {})
         name, confidence = intent.get("name"), intent.get("confidence", 0.0)
         requested = tracker.get_slot("requested_slot")
@@ -75,15 +151,23 @@ class ServiceForm(FormValidationAction):
             return self.abort_events(tracker)
         if name == "human_handoff":
             return self.abort_events(tracker) + replies.handoff(dispatcher, tracker)
-        if name in SIDE_INTENTS and confidence >= SIDE_CONFIDENCE and requested != "confirmed":
+        if requested is None or tracker.slots_to_validate():
+            return None
+        # Nothing was extracted for the question asked.
+        if name in SIDE_INTENTS and confidence >= SIDE_CONFIDENCE:
             replies.answer_side_question(dispatcher, tracker, name)
-            # Re-ask the slot; a SlotSet keeps Rasa from rejecting the form.
-            return [SlotSet(requested, None)] if requested else []
-        events = await super().validate(dispatcher, tracker, domain)
-        unavailable = self.service_unavailable(dispatcher, tracker, events)
-        if unavailable:
-            return unavailable
-        return self.count_failures(dispatcher, tracker, requested, events)
+            return self.ask_again(requested)
+        target = SERVICE_FORMS.get(name)
+        if target and target != self.form and confidence >= SIDE_CONFIDENCE:
+            dispatcher.utter_message(text="好的，先帮您办这个。")
+            return self.abort_events(tracker) + [FollowupAction(target)]
+        dispatcher.utter_message(text=SLOT_HINTS.get(requested, "没听明白，请再说一次。"))
+        return self.ask_again(requested) + self.failure_events(dispatcher, tracker)
+
+    @staticmethod
+    def ask_again(slot: str) -> List[EventType]:
+        """Keep the form on the same question (a SlotSet keeps Rasa from rejecting it)."""
+        return [SlotSet(slot, None), SlotSet("requested_slot", slot)]
 
     def service_unavailable(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, events: List[EventType]
@@ -104,23 +188,27 @@ class ServiceForm(FormValidationAction):
         dispatcher: CollectingDispatcher,
         tracker: Tracker,
         requested: Optional[str],
+        candidates: Dict[str, Any],
         events: List[EventType],
     ) -> List[EventType]:
         """Count consecutive invalid answers; after MAX_FAILURES offer a person."""
-        candidates = tracker.slots_to_validate()
         if not requested or candidates.get(requested) is None:
             return events
         if _latest_value(events, requested, candidates[requested]) is not None:
             return events + [SlotSet(FAILURES_SLOT, 0)]
+        return events + self.failure_events(dispatcher, tracker)
+
+    def failure_events(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> List[EventType]:
+        """One more invalid answer; the last one allowed ends the form with an offer of a person."""
         failures = int(tracker.get_slot(FAILURES_SLOT) or 0) + 1
         if failures < MAX_FAILURES:
-            return events + [SlotSet(FAILURES_SLOT, failures)]
+            return [SlotSet(FAILURES_SLOT, failures)]
         dispatcher.utter_message(
             text="好像一直没能对上，先不继续了。需要的话我可以帮您转人工客服。",
             buttons=[{"title": "转人工", "payload": "/human_handoff"},
                      {"title": "不用了", "payload": "/deny"}],
         )
-        return events + self.abort_events(tracker)
+        return self.abort_events(tracker)
 
     def abort_events(self, tracker: Tracker) -> List[EventType]:
         """End the form and forget what only made sense inside it."""

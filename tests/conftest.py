@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import urllib.request
 from pathlib import Path
 from typing import Any, Dict, Iterator, Optional
@@ -10,7 +11,9 @@ import pytest
 
 from bot.tools.stack import ROOT, Stack, services, stack_environment
 
-TEST_PORTS = {"bot_port": 15005, "actions_port": 15055, "citysim_port": 15080}
+# CITYLINK_TEST_PORT_BASE lets two test runs on one machine use different ports.
+_BASE = int(os.environ.get("CITYLINK_TEST_PORT_BASE", "15000"))
+TEST_PORTS = {"bot_port": _BASE + 5, "actions_port": _BASE + 55, "citysim_port": _BASE + 80}
 MODEL = ROOT / "models" / "citylink.tar.gz"
 
 

@@ -5,7 +5,8 @@ played against the live stack (tests/conftest.py) with a fresh sender id:
 every user turn is sent to the REST channel, then the tracker must show the
 story's intent, exactly the story's actions, and its slot and loop events in
 the same order. A story's `metadata.faults` are injected into the simulated
-backends for that story only.
+backends for that story only, and every text in `metadata.expect_text` must
+appear in what the bot said during the story.
 """
 from __future__ import annotations
 
@@ -103,6 +104,7 @@ def test_conversation(live_stack: LiveStack, story: Dict[str, Any]) -> None:
     faults = (story.get("metadata") or {}).get("faults", [])
     for fault in faults:
         live_stack.citysim("/_test/faults", fault, "POST")
+    said: List[str] = []
     try:
         for user, steps in split_turns(story["steps"]):
             before = len(live_stack.events(sender))
@@ -116,6 +118,9 @@ def test_conversation(live_stack: LiveStack, story: Dict[str, Any]) -> None:
             expected_actions = [t for t in expected if t[0] == "action"]
             assert expected_actions == [t for t in actual if t[0] == "action"], context
             assert is_subsequence(expected, actual), context
+            said += [e.get("text") or "" for e in new if e.get("event") == "bot"]
+        for text in (story.get("metadata") or {}).get("expect_text", []):
+            assert any(text in line for line in said), f"{story['story']}: 没有说“{text}”\n" + "\n".join(said)
     finally:
         if faults:
             live_stack.citysim("/_test/faults", None, "DELETE")

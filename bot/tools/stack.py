@@ -81,12 +81,13 @@ def stack_environment(
     return env
 
 
-def wait_healthy(url: str, process: subprocess.Popen, timeout: float) -> None:
-    """Poll until the service answers, failing fast if it died."""
+def wait_healthy(url: str, process: subprocess.Popen, timeout: float, log: Path) -> None:
+    """Poll until the service answers, failing fast (with its log) if it died."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"进程已退出（退出码 {process.returncode}）：{url}")
+            tail = log.read_text(encoding="utf-8", errors="replace")[-3000:]
+            raise RuntimeError(f"进程已退出（退出码 {process.returncode}）：{url}\n{tail}")
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
                 if response.status < 500:
@@ -106,7 +107,8 @@ class Stack:
 
     def start(self, service: Service, timeout: float = 120) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_dir / f"{service.name}.log", "ab")
+        log_path = self.log_dir / f"{service.name}.log"
+        log = open(log_path, "ab")
         print(f"启动 {service.name} …", flush=True)
         started = time.monotonic()
         process = subprocess.Popen(
@@ -114,7 +116,7 @@ class Stack:
             start_new_session=True,
         )
         self.processes.append(process)
-        wait_healthy(service.health_url, process, timeout)
+        wait_healthy(service.health_url, process, timeout, log_path)
         print(f"  {service.name} 就绪（{time.monotonic() - started:.1f} 秒）：{service.health_url}",
               flush=True)
 

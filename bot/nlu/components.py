@@ -95,12 +95,16 @@ class _Extractor(_Stateless):
         raise NotImplementedError
 
     def process(self, messages: List[Message]) -> List[Message]:
+        """Earlier extractors win overlaps: a plate's 37K15 is not bus line K1."""
         for message in messages:
             text = message.get(TEXT)
             if not text:
                 continue
-            new = [f.as_rasa(type(self).__name__) for f in self.find(text)]
-            message.set(ENTITIES, (message.get(ENTITIES) or []) + new, add_to_output=True)
+            entities = message.get(ENTITIES) or []
+            taken = [(e[ENTITY_ATTRIBUTE_START], e[ENTITY_ATTRIBUTE_END]) for e in entities]
+            new = [f.as_rasa(type(self).__name__) for f in self.find(text)
+                   if not any(s < f.end and f.start < e for s, e in taken)]
+            message.set(ENTITIES, entities + new, add_to_output=True)
         return messages
 
 

@@ -67,6 +67,9 @@ _DAY_WORDS: Dict[str, Tuple[int, Optional[str]]] = {
     "明儿": (1, None), "明早": (1, "morning"), "明晨": (1, "morning"),
     "明晚": (1, "evening"), "后天": (2, None), "大后天": (3, None), "昨天": (-1, None),
     "昨日": (-1, None), "昨晚": (-1, "evening"), "前天": (-2, None), "大前天": (-3, None),
+    # Cantonese: 听日 tomorrow, 听朝 tomorrow morning, 后日 the day after, 琴日 yesterday.
+    "听日": (1, None), "听朝": (1, "morning"), "后日": (2, None), "琴日": (-1, None),
+    "寻日": (-1, None),
 }
 _SOLAR_HOLIDAYS = {
     "元旦": (1, 1), "情人节": (2, 14), "妇女节": (3, 8), "植树节": (3, 12),

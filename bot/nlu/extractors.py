@@ -44,7 +44,7 @@ class Found:
 
 # ---------------------------------------------------------------- codes
 _ENGINE = re.compile(
-    r"(?:发动机号?码?|机号|引擎号|车架号|最?后(?:[六6]|几)位)(?:最?后(?:[六6]|几)位)?码?"
+    r"(?:发动机号?码?|(?<!手)机号|引擎号|车架号|最?后(?:[六6]|几)位)(?:最?后(?:[六6]|几)位)?码?"
     r"(?:是|为|:|：)?\s*([a-z0-9]{4,17})(?![0-9a-z])"
 )
 _ACCOUNT_CUE = re.compile(
@@ -94,11 +94,21 @@ _BUS_LINE = re.compile(
     r"(?<![0-9a-z号])((?:夜|高峰专线)?[a-z]?[0-9一二三四五六七八九十百零〇两]{1,4})(?:路|号线公交|路公交|路车)(?!口|线)"
 )
 _ORIGIN_CUE = ("从", "由", "打")
-_DESTINATION_CUE = ("到", "去", "至", "往", "回")
-_ROUTE_PATTERN = re.compile(
-    r"(?:从|由)(?P<origin>[^，,。？?！!\s从到去回要把迁办]{2,10}?)(?:出发)?(?:到|去|至|回)"
-    r"(?P<destination>[^，,。？?！!\s从到去回要把迁办]{2,10}?)"
-    r"(?=怎么|咋|要|坐|乘|搭|最|有|该|应该|的|路线|多久|多远|几|用|呢|啊|吗|[，,。？?！!\s]|$)"
+_DESTINATION_CUE = ("到", "去", "至", "回")
+# A place right before these starts a trip: 北站到欢乐谷, 东门过去华强北.
+_ORIGIN_FOLLOWER = re.compile(r"(?:出发)?(?:到|去|过去|坐到|至)")
+_PLACE = r"[^，,。？?！!\s从到去回要把迁办还几多]{2,10}?"
+_ROUTE_PATTERNS = (
+    # 从A到B…: the places may be anything, the 从 makes it a trip.
+    re.compile(
+        rf"(?:从|由)(?P<origin>{_PLACE})(?:出发)?(?:到|去|至|回)(?P<destination>{_PLACE})"
+        r"(?=怎么|咋|要|坐|乘|搭|最|有|该|应该|的|路线|多久|多远|几|用|呢|啊|吗|[，,。？?！!\s]|$)"
+    ),
+    # A到B怎么走 at the start of a clause: only with a way-of-travel word after B.
+    re.compile(
+        rf"(?:^|(?<=[\s，,。！!？?]))(?P<origin>{_PLACE})(?:到|去|过去)(?P<destination>{_PLACE})"
+        r"(?=怎么|咋|点|坐|搭|乘|换乘|有没有|地铁|公交|路线)"
+    ),
 )
 _CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6,
               "七": 7, "八": 8, "九": 9}
@@ -146,6 +156,7 @@ class Dictionary:
                 if len(surface) >= 2:  # 电 alone would fire inside 电话
                     self.entries[normalise_surface(surface)] = (kind, value)
         self.max_len = max(len(s) for s in self.entries)
+        self.stops = {normalise_surface(s) for s in gaz.canonical_names("bus_stop")}
 
     def kind_of(self, surface: str) -> Optional[str]:
         hit = self.entries.get(surface)
@@ -171,7 +182,8 @@ def assign_route_roles(text: str, places: List[Found]) -> List[Found]:
     roles: List[Found] = []
     for place in places:
         before = text[max(0, place.start - 2) : place.start]
-        if before.endswith(_ORIGIN_CUE) or before.endswith("在"):
+        starts_trip = _ORIGIN_FOLLOWER.match(text, place.end) is not None
+        if before.endswith(_ORIGIN_CUE) or before.endswith("在") or starts_trip:
             roles.append(Found("origin", place.text, place.start, place.end, place.text))
         elif before.endswith(_DESTINATION_CUE) or before.endswith("坐到"):
             roles.append(Found("destination", place.text, place.start, place.end, place.text))
@@ -187,7 +199,7 @@ def find_gazetteer_entities(text: str, dictionary: Dictionary) -> List[Found]:
         if line:
             result.append(Found("bus_line", line, m.start(), m.end(), m.group()))
             spans.append((m.start(), m.end()))
-    route = _ROUTE_PATTERN.search(text)
+    route = next((m for m in (p.search(text) for p in _ROUTE_PATTERNS) if m), None)
     if route and not any(dictionary.kind_of(route.group(r)) == "city" for r in ("origin", "destination")):
         for role in ("origin", "destination"):
             result.append(
@@ -195,7 +207,7 @@ def find_gazetteer_entities(text: str, dictionary: Dictionary) -> List[Found]:
             )
             spans.append((route.start(role), route.end(role)))
     hits = [h for h in dictionary.scan(text) if not any(s < h.end and h.start < e for s, e in spans)]
-    has_bus_line = any(f.entity == "bus_line" for f in result)
+    has_bus_line = any(f.entity == "bus_line" for f in result + hits)
     places = [h for h in hits if h.entity in ("place", "bus_stop")]
     routed = [] if has_bus_line else assign_route_roles(text, places)
     routed_starts = {r.start for r in routed}
@@ -203,6 +215,8 @@ def find_gazetteer_entities(text: str, dictionary: Dictionary) -> List[Found]:
     for hit in hits:
         if hit.start in routed_starts or hit.entity == "place":
             continue
+        if has_bus_line and hit.text in dictionary.stops:  # 梅林关 the stop, not the road
+            hit = Found("bus_stop", hit.text, hit.start, hit.end, hit.text)
         result.append(hit)
     return sorted(result, key=lambda f: f.start)
 
@@ -235,7 +249,12 @@ def find_date_entities(
         end = res.end
         while end > res.start and any(s < end for s in period_starts if s >= res.start):
             end = max(s for s in period_starts if res.start <= s < end)
-        if end > res.start:
-            found.append(Found("date", text[res.start:end], res.start, end, text[res.start:end],
+        start = res.start
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        if end > start:
+            found.append(Found("date", text[start:end], start, end, text[start:end],
                                {"iso": res.date, "time_period": res.time_period}))
     return sorted(found, key=lambda f: f.start)

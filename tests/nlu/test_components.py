@@ -45,3 +45,13 @@ def test_training_annotations_follow_the_normalised_text():
     processed = data.training_examples[0]
     entity = processed.get("entities")[0]
     assert processed.get("text")[entity["start"]:entity["end"]] == "粤b12345"
+
+
+def test_an_earlier_extractor_wins_an_overlap():
+    entities = parse("帮我看看粤b 37K15有没有违章").get("entities")
+    assert [(e["entity"], e["value"]) for e in entities] == [("plate_number", "粤B37K15")]
+
+
+def test_cantonese_tomorrow_is_a_date():
+    entities = parse("听日落唔落雨").get("entities")
+    assert [(e["entity"], e["value"]) for e in entities] == [("date", "听日")]

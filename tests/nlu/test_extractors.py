@@ -104,7 +104,7 @@ def test_destination_alone_by_cue_word(dictionary):
 
 
 def test_bus_line_with_stop(dictionary):
-    assert gaz("10路到北京路还要多久", dictionary) == [("bus_line", "10路"), ("road", "北京路")]
+    assert gaz("10路到北京路还要多久", dictionary) == [("bus_line", "10路"), ("bus_stop", "北京路")]
 
 
 def test_utility_and_symptom(dictionary):
@@ -147,3 +147,21 @@ def test_date_and_period_are_separate_entities():
         ("time_period", "morning", "上午"),
     ]
     assert found[0].additional_info["iso"] == "2026-11-28"
+
+
+def test_place_before_dao_starts_the_trip(dictionary):
+    assert gaz("北站到欢乐谷咋坐车", dictionary) == [("origin", "北站"), ("destination", "欢乐谷")]
+    assert gaz("春熙路到宽窄巷子坐地铁咋走", dictionary) == [
+        ("origin", "春熙路"), ("destination", "宽窄巷子")]
+
+
+def test_direction_is_not_a_destination(dictionary):
+    assert ("destination", "梅林") not in gaz("北环往梅林方向堵吗", dictionary)
+
+
+def test_stop_rather_than_road_when_a_line_is_named(dictionary):
+    assert gaz("m375还有多久到梅林关", dictionary) == [("bus_line", "M375路"), ("bus_stop", "梅林关")]
+
+
+def test_phone_after_shouji_hao_is_not_an_engine_number():
+    assert codes_in("手机号15013572468") == [("phone_number", "15013572468")]

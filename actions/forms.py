@@ -103,11 +103,14 @@ class ServiceForm(FormValidationAction):
         tracker: Tracker,
         domain: DomainDict,
     ) -> List[Text]:
-        """City first (if unknown), then this form's slots and the city's own fields."""
+        """City first, then this form's slots and the city's own fields.
+
+        The city stays in the list once the citizen has one, so a switch to
+        another city in the middle of the form is validated like any other answer.
+        """
         city = self.city_of(tracker)
-        slots: List[str] = []
-        if self.needs_city and city is None:
-            slots.append("city")
+        ask_city = self.needs_city and (city is None or tracker.get_slot("city"))
+        slots: List[str] = ["city"] if ask_city else []
         slots += self.slots
         service = city.service(self.service) if city else None
         if service:

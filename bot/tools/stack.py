@@ -33,8 +33,15 @@ def services(
     actions_port: int = 5055,
     citysim_port: int = 5080,
     citysim_db: str = "var/citysim.sqlite",
+    stock_server: bool = False,
 ) -> Dict[str, Service]:
-    """The processes of a full stack; ports overridable so tests don't collide."""
+    """The processes of a full stack; ports overridable so tests don't collide.
+
+    The bot runs through bot.server (Rasa plus measured fixes); `stock_server`
+    runs plain `rasa run` instead, for comparisons.
+    """
+    bot_command = ([str(VENV_BIN / "rasa")] if stock_server
+                   else [sys.executable, "-m", "bot.server"])
     return {
         "citysim": Service(
             "citysim",
@@ -49,7 +56,7 @@ def services(
         ),
         "bot": Service(
             "bot",
-            [str(VENV_BIN / "rasa"), "run", "--enable-api", "--model", model,
+            [*bot_command, "run", "--enable-api", "--model", model,
              "--credentials", "credentials.yml", "--endpoints", "endpoints.yml",
              "--port", str(bot_port), "--cors", "*"],
             f"http://127.0.0.1:{bot_port}/status",

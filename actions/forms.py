@@ -64,7 +64,9 @@ SLOT_HINTS = {
     "id_number": "身份证号应为18位（最后一位可能是X），请核对后再输入。",
     "phone_number": "手机号应为11位数字，请核对后再输入。",
     "symptom": "请说说具体哪里不舒服，例如 头疼、咳嗽、肚子疼。",
-    "ticket_id": "工单号是两个字母加一串数字，例如 GZ20261127001。",
+    "ticket_id": "工单号是两个字母加一串数字，例如 GZ20261127001；忘了的话，留过的手机号也可以。",
+    "appointment_id": "请点击上面列表里要取消的预约。",
+    "otp_code": "验证码是短信里的6位数字，请直接输入。",
     "confirmed": "请回复“确认”或“取消”。",
 }
 
@@ -163,7 +165,7 @@ class ServiceForm(FormValidationAction):
         target = SERVICE_FORMS.get(name)
         if target and target != self.form and confidence >= SIDE_CONFIDENCE:
             dispatcher.utter_message(text="好的，先帮您办这个。")
-            return self.abort_events(tracker) + [FollowupAction(target)]
+            return self.abort_events(tracker, then=target)
         dispatcher.utter_message(text=SLOT_HINTS.get(requested, "没听明白，请再说一次。"))
         return self.ask_again(requested) + self.failure_events(dispatcher, tracker)
 
@@ -213,12 +215,17 @@ class ServiceForm(FormValidationAction):
         )
         return self.abort_events(tracker)
 
-    def abort_events(self, tracker: Tracker) -> List[EventType]:
-        """End the form and forget what only made sense inside it."""
+    def abort_events(self, tracker: Tracker, then: str = "action_listen") -> List[EventType]:
+        """End the form without its answer and forget what only made sense inside it.
+
+        The follow-up action (listening, by default) takes the place of the
+        submit rule, so a stopped form never answers with what it had so far.
+        """
         return [SlotSet(s, None) for s in self.transient_slots] + [
             SlotSet(FAILURES_SLOT, 0),
             SlotSet("requested_slot", None),
             ActiveLoop(None),
+            FollowupAction(then),
         ]
 
     # ---------------------------------------------- shared validators

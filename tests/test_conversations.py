@@ -6,7 +6,8 @@ every user turn is sent to the REST channel, then the tracker must show the
 story's intent, exactly the story's actions, and its slot and loop events in
 the same order. A story's `metadata.faults` are injected into the simulated
 backends for that story only, and every text in `metadata.expect_text` must
-appear in what the bot said during the story.
+appear in what the bot said during the story. `{otp:<phone>}` in a user turn
+is the one-time code the simulator texted (tests/otp_placeholder.py).
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import pytest
 import yaml
 
 from tests.conftest import LiveStack
+from tests.otp_placeholder import resolve
 
 STORIES_DIR = Path(__file__).parent
 IGNORED_ACTIONS = {"action_listen", "action_extract_slots", "action_session_start"}
@@ -108,7 +110,7 @@ def test_conversation(live_stack: LiveStack, story: Dict[str, Any]) -> None:
     try:
         for user, steps in split_turns(story["steps"]):
             before = len(live_stack.events(sender))
-            live_stack.send(sender, str(user["user"]).strip())
+            live_stack.send(sender, resolve(str(user["user"]).strip(), live_stack.citysim))
             new = live_stack.events(sender)[before:]
             context = f"{story['file']} · {story['story']} · 用户说“{str(user['user']).strip()}”\n{describe(new)}"
             if "intent" in user:

@@ -13,6 +13,9 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 from typing import List
+# Runs this long on both sides of a space are two codes, not one split code
+# (phone groups are 3-4 long, ID groups 4-8).
+MIN_WHOLE_CODE = 9
 _PROVINCES = set("京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼")
 
 
@@ -55,12 +58,28 @@ def normalise(original: str) -> Normalised:
         if char.isspace() and kept and _is_code_char(kept[-1]):
             nxt = next((c for c in folded[i + 1 :] if not c.isspace()), "")
             inside_code = kept[-1].isdigit() or kept[-1] in _PROVINCES or nxt.isdigit()
-            if inside_code and nxt.isascii() and nxt.isalnum():
+            if inside_code and nxt.isascii() and nxt.isalnum() and not _two_codes(kept, folded, i):
                 continue
         kept.append(char)
         offsets.append(i)
     offsets.append(len(original))
     return Normalised("".join(kept), offsets)
+
+
+def _two_codes(kept: List[str], folded: List[str], i: int) -> bool:
+    """An ID then a phone number ("4403…1234 13812345678"): both runs are whole codes."""
+    before = len(_run("".join(kept)[::-1]))
+    after = len(_run("".join(folded[i:]).lstrip()))
+    return before >= MIN_WHOLE_CODE and after >= MIN_WHOLE_CODE
+
+
+def _run(text: str) -> str:
+    run = []
+    for char in text:
+        if not (char.isascii() and char.isalnum()):
+            break
+        run.append(char)
+    return "".join(run)
 
 
 def normalise_surface(text: str) -> str:

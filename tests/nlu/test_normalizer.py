@@ -40,3 +40,8 @@ def test_inverse_map_moves_annotations_into_the_normalised_text():
 def test_empty_text():
     norm = normalise("")
     assert norm.text == "" and norm.offsets == [0]
+
+
+def test_an_id_and_a_phone_typed_together_stay_two_codes():
+    assert normalise("42010620020609526x 19829129321").text == "42010620020609526x 19829129321"
+    assert normalise("440304 19900101 1234").text == "440304199001011234"

@@ -1,0 +1,319 @@
+"""12345 hotline: report a problem to the city, follow up on its ticket.
+
+Citizens describe problems in their own words. The hotline dispatches by
+category, which is inferred from keywords (bot/hotline_categories.yml, per
+city where a city sorts differently) and shown with the rest of the report
+for confirmation before anything is filed. Tickets are looked up by number,
+or, when the citizen has forgotten it, by the phone number they left.
+"""
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Pattern, Text
+
+import yaml
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions import replies
+from actions.backends import call, client_for, idempotency_key
+from actions.clients.base import BackendError, RequestRejected
+from actions.clients.hotline import HotlineClient, Ticket
+from actions.forms import FAILURES_SLOT, SIDE_CONFIDENCE, ServiceForm
+from bot import gazetteer, registry
+from bot.nlu import codes
+
+CATEGORIES_FILE = Path(__file__).resolve().parents[1] / "bot" / "hotline_categories.yml"
+OTHER_CATEGORY = "其他"
+CLOSED = "已办结"
+MAX_DESCRIPTION = 500  # the hotline refuses longer descriptions
+MIN_DETAIL = 4  # characters left once the "I want to complain" words are removed
+# Intents whose text can be the description; a confident other intent is a
+# side question, another service or a city switch instead.
+DESCRIPTION_INTENTS = {"report_issue", "inform"}
+# Words that say "I want to complain" without saying about what.
+_OPENER = re.compile(
+    r"我要|我想|想要|请问|你好|您好|麻烦|帮我|帮忙|拨打|打|12345|热线|投诉|投訴|举报|反映|反馈"
+    r"|一下|一个|个|问题|情况|事情|嗯|那个|[^\w]|_"
+)
+# A phone number in the description goes to the phone field, not to the text.
+_PHONE_IN_TEXT = re.compile(
+    rf"(?:联系)?(?:电话|手机号?码?)?(?:是|为|:|：)?\s*{codes.PHONE_PATTERN.pattern}"
+)
+_TICKET_ID = re.compile(r"[A-Z0-9]{6,32}")
+
+
+# ------------------------------------------------------------- the report
+@lru_cache(maxsize=None)
+def category_tables(path: Path = CATEGORIES_FILE) -> Dict[str, Dict[str, List[str]]]:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def categorise(description: str, city: Optional[str], path: Path = CATEGORIES_FILE) -> str:
+    """The first category with a keyword in the description, in the city's own table if it has one."""
+    tables = category_tables(path)
+    for category, keywords in (tables.get(city or "") or tables["default"]).items():
+        if any(word in description for word in keywords):
+            return category
+    return OTHER_CATEGORY
+
+
+@lru_cache(maxsize=None)
+def _place_pattern(city: str) -> Optional[Pattern[str]]:
+    """The city's districts, roads, stops and landmarks, longest first."""
+    gaz = gazetteer.load().cities.get(city)
+    if gaz is None:
+        return None
+    names = {*gaz.districts, *gaz.places, *gaz.stations, *gaz.bus_stops}
+    names.update(alias for name, aliases in gaz.roads.items() for alias in [name, *aliases])
+    return re.compile("|".join(map(re.escape, sorted(names, key=len, reverse=True))))
+
+
+def location_of(description: str, city: str) -> str:
+    """Where the problem is, for dispatching: the city and the places of it the citizen named."""
+    pattern = _place_pattern(city)
+    places = dict.fromkeys(pattern.findall(description)) if pattern else {}
+    return city + "".join(places)
+
+
+def without_phone(text: str) -> str:
+    return re.sub(r"[\s，,。；;]+$", "", _PHONE_IN_TEXT.sub("", text)).strip()
+
+
+def _when(moment: datetime) -> str:
+    return f"{moment.month}月{moment.day}日 {moment:%H:%M}"
+
+
+def _said_something_else(tracker: Tracker) -> bool:
+    """The description is free text, so it is filled whatever is said while it is asked."""
+    intent = tracker.latest_message.get("intent", {})
+    return (
+        tracker.get_slot("requested_slot") == "issue_description"
+        and intent.get("name") not in DESCRIPTION_INTENTS
+        and intent.get("confidence", 0.0) >= SIDE_CONFIDENCE
+    )
+
+
+def _without_candidate(tracker: Tracker, slot: str) -> Tracker:
+    """The tracker as if `slot` had not been extracted this turn (candidates are the trailing slot events)."""
+    probe = tracker.copy()
+    keep = len(probe.events)
+    while keep and probe.events[keep - 1].get("event") == "slot":
+        keep -= 1
+    probe.events = probe.events[:keep] + [e for e in probe.events[keep:] if e.get("name") != slot]
+    probe.slots[slot] = None
+    return probe
+
+
+class ValidateReportForm(ServiceForm):
+    form = "report_form"
+    service = "hotline"
+    slots = ["issue_description", "phone_number"]
+    final_slots = ["confirmed"]
+    transient_slots = ["issue_description", "confirmed"]
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        """A faq question or "我在上海" typed where the description is asked is not the description."""
+        if not _said_something_else(tracker):
+            return await super().run(dispatcher, tracker, domain)
+        probe = _without_candidate(tracker, "issue_description")
+        return [SlotSet("issue_description", None), *await super().run(dispatcher, probe, domain)]
+
+    async def validate_issue_description(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        """Staff need to know what is wrong and where; "我要投诉" alone is only the opener."""
+        text = without_phone(str(value or ""))
+        if len(text) > MAX_DESCRIPTION:
+            dispatcher.utter_message(text=f"描述有{len(text)}字，热线最多受理{MAX_DESCRIPTION}字，请精简后再发一次。")
+            return {"issue_description": None}
+        if len(_OPENER.sub("", text)) < MIN_DETAIL:
+            if tracker.get_slot("requested_slot") == "issue_description":  # not the opening message
+                dispatcher.utter_message(text=f"“{text}”还不够具体，工作人员需要知道是什么问题、在什么地方。")
+            return {"issue_description": None}
+        return {"issue_description": text}
+
+    async def validate_phone_number(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        phone = re.sub(r"\D", "", str(value or ""))
+        if not codes.PHONE_PATTERN.fullmatch(phone):
+            dispatcher.utter_message(text="手机号应为11位数字，例如 13812345678，请再输入一次。")
+            return {"phone_number": None}
+        return {"phone_number": phone}
+
+
+class ActionAskReportFormConfirmed(Action):
+    """The report as it will be filed, category included, before anything is sent."""
+
+    def name(self) -> Text:
+        return "action_ask_report_form_confirmed"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        city, description = tracker.get_slot("city"), tracker.get_slot("issue_description")
+        dispatcher.utter_message(
+            text=f"请核对要提交给{city}12345热线的诉求：\n"
+            f"类别：{categorise(description, city)}\n"
+            f"描述：{description}\n"
+            f"地点：{location_of(description, city)}\n"
+            f"联系电话：{codes.mask_phone(tracker.get_slot('phone_number'))}\n"
+            "确认提交吗？",
+            buttons=replies.CONFIRM_BUTTONS,
+        )
+        return []
+
+
+class ActionReportIssue(Action):
+    def name(self) -> Text:
+        return "action_report_issue"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        city, description = tracker.get_slot("city"), tracker.get_slot("issue_description")
+        phone = tracker.get_slot("phone_number")
+        done = [SlotSet("issue_description", None), SlotSet("confirmed", None)]
+        if not description or tracker.get_slot("confirmed") is not True:
+            return done
+        hotline = registry.load().city(city).hotline
+        client = client_for(HotlineClient, city, "hotline")
+        try:
+            ticket = await call(client.create_ticket, description, location_of(description, city), phone,
+                                categorise(description, city), idempotency_key(tracker, description, phone))
+        except RequestRejected as error:
+            dispatcher.utter_message(text=f"诉求没有提交成功：{error.user_message}。")
+            return done
+        except BackendError as error:
+            replies.backend_failure(dispatcher, error, hotline)
+            return done
+        dispatcher.utter_message(
+            text=f"诉求已提交，工单号 {ticket.ticket_id}（{ticket.status}）。将派至{ticket.department}办理，"
+            f"预计{_when(ticket.expected_close_at)}前办结，结果会回复到 {ticket.phone}。\n"
+            f"想了解进度，随时说“查工单进度”，或拨打{city}政务服务热线{hotline}。",
+            json_message=replies.card_list("诉求回执", [replies.card(
+                title="诉求已受理",
+                subtitle=f"工单号 {ticket.ticket_id}",
+                fields=[("类别", ticket.category), ("承办部门", ticket.department),
+                        ("受理时间", _when(ticket.created_at)), ("预计办结", _when(ticket.expected_close_at)),
+                        ("联系电话", ticket.phone)],
+            )]),
+        )
+        return done
+
+
+# ------------------------------------------------------------- the ticket
+def _short(text: str, limit: int = 20) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _outlook(ticket: Ticket) -> str:
+    if ticket.status == CLOSED:
+        return f"已于{_when(ticket.history[-1].at)}办结"
+    return f"{ticket.status}，预计{_when(ticket.expected_close_at)}前办结"
+
+
+def ticket_card(ticket: Ticket) -> Dict[str, Any]:
+    """The ticket with its timeline, one field per stage reached."""
+    return replies.card(
+        title=f"{ticket.category} · {ticket.status}",
+        subtitle=f"工单号 {ticket.ticket_id}",
+        fields=[("诉求", _short(ticket.description)), ("承办部门", ticket.department),
+                *[(f"{_when(e.at)} {e.status}", e.note) for e in ticket.history],
+                *([] if ticket.status == CLOSED else [("预计办结", _when(ticket.expected_close_at))])],
+    )
+
+
+def describe_ticket(ticket: Ticket) -> str:
+    timeline = "\n".join(f"· {_when(e.at)} {e.status}：{e.note}" for e in ticket.history)
+    return (f"工单 {ticket.ticket_id}（{ticket.category}）：{_outlook(ticket)}。\n"
+            f"诉求：{_short(ticket.description, 40)}\n进度：\n{timeline}")
+
+
+def describe_tickets(tickets: List[Ticket], phone: str, city: str) -> str:
+    lines = [f"{i}. {t.ticket_id} {_short(t.description)}：{_outlook(t)}" for i, t in enumerate(tickets, 1)]
+    return "\n".join([f"手机号 {codes.mask_phone(phone)} 在{city}反映的问题共 {len(tickets)} 件：", *lines])
+
+
+class ValidateTicketForm(ServiceForm):
+    form = "ticket_form"
+    service = "hotline"
+    slots = ["ticket_id"]
+    transient_slots = ["ticket_id"]
+
+    def not_an_answer(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> Optional[List[EventType]]:
+        """A phone number given instead of the ticket number answers too: it finds the tickets."""
+        phone = next(tracker.get_latest_entity_values("phone_number"), None)
+        if tracker.get_slot("requested_slot") == "ticket_id" and phone:
+            return [SlotSet("phone_number", phone), SlotSet(FAILURES_SLOT, 0), SlotSet("requested_slot", None)]
+        return super().not_an_answer(dispatcher, tracker)
+
+    async def required_slots(
+        self,
+        domain_slots: List[Text],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> List[Text]:
+        """Without a ticket number, the phone number the citizen left finds their tickets."""
+        slots = await super().required_slots(domain_slots, dispatcher, tracker, domain)
+        if tracker.get_slot("phone_number") and not tracker.get_slot("ticket_id"):
+            return [s for s in slots if s != "ticket_id"]
+        return slots
+
+    async def validate_ticket_id(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        ticket_id = re.sub(r"\s", "", str(value or "")).upper()
+        if not _TICKET_ID.fullmatch(ticket_id):
+            dispatcher.utter_message(text=f"“{value}”不像工单号，工单号由字母和数字组成，例如 GZ20261127001。")
+            return {"ticket_id": None}
+        return {"ticket_id": ticket_id}
+
+
+class ActionQueryTicket(Action):
+    def name(self) -> Text:
+        return "action_query_ticket"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        city, ticket_id = tracker.get_slot("city"), tracker.get_slot("ticket_id")
+        phone = tracker.get_slot("phone_number")
+        done = [SlotSet("ticket_id", None)]
+        client = client_for(HotlineClient, city, "hotline")
+        if client is None or not (ticket_id or phone):  # the form was stopped
+            return done
+        try:
+            tickets = [await call(client.ticket, ticket_id)] if ticket_id else await call(client.tickets, phone)
+        except RequestRejected as error:
+            elsewhere = next(c for c in registry.load().served_cities if c != city)
+            dispatcher.utter_message(
+                text=f"{error.user_message}。这是在{city}12345查询的结果，在别的城市反映的问题请先告诉我城市，"
+                f"例如“我在{elsewhere}”。"
+            )
+            return done
+        except BackendError as error:
+            replies.backend_failure(dispatcher, error, registry.load().city(city).hotline)
+            return done
+        if not tickets:
+            dispatcher.utter_message(
+                text=f"没有查到手机号 {codes.mask_phone(phone)} 在{city}反映过的问题。"
+                "如果有工单号，请连同工单号一起问我，例如“查一下工单GZ20261127001”。"
+            )
+            return done
+        text = describe_ticket(tickets[0]) if ticket_id else describe_tickets(tickets, phone, city)
+        dispatcher.utter_message(
+            text=text, json_message=replies.card_list("工单进度", [ticket_card(t) for t in tickets])
+        )
+        return done

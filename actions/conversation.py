@@ -10,6 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import replies
+from actions.forms import SERVICE_FORMS
 from bot import gazetteer, registry
 from bot.nlu import codes, dates
 
@@ -20,7 +21,8 @@ class ValidateSlotMappings(ValidationAction):
     async def validate_city(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
-        if tracker.active_loop.get("name"):
+        # A form (running, or started by this message) explains an unserved city itself.
+        if tracker.active_loop.get("name") or tracker.get_intent_of_latest_message() in SERVICE_FORMS:
             return {"city": value}
         return {"city": replies.served_city_or_explain(value, dispatcher)}
 

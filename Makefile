@@ -9,6 +9,8 @@ MODEL := models/citylink.tar.gz
 export PYTHONPATH := $(CURDIR)
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
+# Training shows progress, but at most every 10 s (not thousands of lines in logs).
+export TQDM_MININTERVAL := 10
 export ACTION_ENDPOINT_URL ?= http://127.0.0.1:5055/webhook
 export TRACKER_DIALECT ?= sqlite
 export TRACKER_URL ?= sqlite:///$(CURDIR)/var/tracker.db

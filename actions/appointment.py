@@ -91,9 +91,6 @@ def session_label(day: date, period: str) -> str:
     return f"{day_label(day)}{PERIOD_NAMES[period]}"
 
 
-def money(amount: Decimal) -> str:
-    return f"{amount.normalize():f}"
-
 
 def is_upcoming(a: Appointment) -> bool:
     return a.status == "booked" and a.date >= today()
@@ -115,7 +112,7 @@ def appointment_card(a: Appointment, buttons: Sequence[Dict[str, str]] = ()) -> 
         title=f"{a.hospital} {a.department}",
         subtitle=f"{session_label(a.date, a.time_period)} {a.visit_time}",
         fields=[("医生", f"{a.doctor.name}（{a.doctor.title}）"), ("排队号", f"第{a.queue_number}号"),
-                ("挂号费", f"{money(a.fee)} 元"), ("预约号", a.appointment_id), ("状态", status_label(a))],
+                ("挂号费", replies.yuan(a.fee)), ("预约号", a.appointment_id), ("状态", status_label(a))],
         buttons=buttons,
     )
 
@@ -456,7 +453,7 @@ class ActionAskAppointmentFormConfirmed(Action):
         lines = [f"医院：{tracker.get_slot('hospital')}", f"科室：{tracker.get_slot('department')}",
                  f"时间：{session_label(day, tracker.get_slot('time_period'))}"]
         if slot:
-            lines.append(f"医生：{slot.doctor.name}（{slot.doctor.title}），挂号费 {money(slot.fee)} 元")
+            lines.append(f"医生：{slot.doctor.name}（{slot.doctor.title}），挂号费 {replies.yuan(slot.fee)}")
         lines += [f"身份证：{codes.mask_id_number(tracker.get_slot('id_number'))}",
                   f"手机：{codes.mask_phone(tracker.get_slot('phone_number'))}"]
         dispatcher.utter_message(text="请确认挂号信息：\n" + "\n".join(lines), buttons=replies.CONFIRM_BUTTONS)

@@ -1,6 +1,7 @@
 """Replies several services share: cities, handoff, side questions, failures, cards."""
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from rasa_sdk import Tracker
@@ -86,6 +87,13 @@ def backend_failure(dispatcher: CollectingDispatcher, error: BackendError, hotli
     dispatcher.utter_message(
         text=f"抱歉，{error.user_message}。{advice}，或拨打热线{hotline}；也可以回复“转人工”。"
     )
+
+
+def yuan(amount: Any) -> str:
+    """Money as citizens read it: 200 元, 50.50 元, 15,374.03 元."""
+    value = Decimal(str(amount))
+    text = f"{value:,.0f}" if value == value.to_integral_value() else f"{value:,.2f}"
+    return f"{text} 元"
 
 
 def card_list(

@@ -107,9 +107,6 @@ def mask_name(name: str) -> str:
     return name[:1] + "*" * (len(name) - 1)
 
 
-def money(value: Decimal) -> str:
-    return f"{value:,.2f}"
-
 
 class ValidateIdentityForm(ServiceForm):
     """ID number, phone on file, then the texted code (skipped while a token holds)."""
@@ -313,15 +310,15 @@ class ActionQuerySocialSecurity(ActionQueryRecord):
         who, identity_fields = holder(record.name, tracker)
         text = (f"{who}的社保：{record.status}，累计缴费 {record.months_paid} 个月"
                 f"（{record.first_paid_month} 至 {record.last_paid_month}），"
-                f"缴费基数 {money(record.base)} 元/月，医保个人账户余额 {money(record.medical_insurance_balance)} 元。")
+                f"缴费基数 {replies.yuan(record.base)}/月，医保个人账户余额 {replies.yuan(record.medical_insurance_balance)}。")
         if record.status != INSURED:
             text += "\n目前处于停缴状态。如已换工作，请尽快由新单位续缴，以免断缴影响医保等待遇。"
         card = replies.card(
             title="社保参保信息",
             subtitle=record.employer,
             fields=[("参保状态", record.status), ("累计缴费", f"{record.months_paid} 个月"),
-                    ("缴费基数", f"{money(record.base)} 元"),
-                    ("医保余额", f"{money(record.medical_insurance_balance)} 元"),
+                    ("缴费基数", replies.yuan(record.base)),
+                    ("医保余额", replies.yuan(record.medical_insurance_balance)),
                     ("最近缴费", record.last_paid_month), *identity_fields],
         )
         return text, card
@@ -338,17 +335,17 @@ class ActionQueryHousingFund(ActionQueryRecord):
 
     def describe(self, record: HousingFund, tracker: Tracker) -> Tuple[str, Dict[str, Any]]:
         who, identity_fields = holder(record.name, tracker)
-        text = f"{who}的公积金：{record.status}，账户余额 {money(record.balance)} 元，"
+        text = f"{who}的公积金：{record.status}，账户余额 {replies.yuan(record.balance)}，"
         if record.status == DEPOSITING:
-            text += (f"月缴存额 {money(record.monthly_deposit)} 元（单位和个人各 {record.deposit_rate:.0%}），"
+            text += (f"月缴存额 {replies.yuan(record.monthly_deposit)}（单位和个人各 {record.deposit_rate:.0%}），"
                      f"最近缴存月份 {record.last_deposit_month}。")
         else:
             text += f"{record.last_deposit_month} 之后暂停缴存。\n想了解提取条件，可以问我“公积金怎么提取”。"
         card = replies.card(
             title="住房公积金账户",
             subtitle=record.employer,
-            fields=[("账户状态", record.status), ("账户余额", f"{money(record.balance)} 元"),
-                    ("月缴存额", f"{money(record.monthly_deposit)} 元"),
+            fields=[("账户状态", record.status), ("账户余额", replies.yuan(record.balance)),
+                    ("月缴存额", replies.yuan(record.monthly_deposit)),
                     ("缴存比例", f"{record.deposit_rate:.0%}"),
                     ("最近缴存", record.last_deposit_month), *identity_fields],
         )

@@ -63,16 +63,13 @@ def month_label(month: str) -> str:
     return f"{month[:4]}年{int(month[5:])}月"
 
 
-def yuan(amount: Decimal) -> str:
-    return f"{amount:.2f} 元"
-
 
 def state(bill: Bill) -> str:
     return "已缴" if bill.paid else "未缴"
 
 
 def describe(bill: Bill) -> str:
-    return f"{month_label(bill.month)}：{bill.usage}{bill.unit}，{yuan(bill.amount)}，{state(bill)}"
+    return f"{month_label(bill.month)}：{bill.usage}{bill.unit}，{replies.yuan(bill.amount)}，{state(bill)}"
 
 
 def pay_button(account: UtilityAccount) -> Dict[str, str]:
@@ -85,7 +82,7 @@ def bill_card(account: UtilityAccount, bill: Bill) -> Dict[str, Any]:
     return replies.card(
         title=f"{month_label(bill.month)} {label(account.utility_type)}",
         subtitle=f"户号 {mask_account(account.account_number)} · {account.company}",
-        fields=[("金额", yuan(bill.amount)), ("用量", f"{bill.usage} {bill.unit}"),
+        fields=[("金额", replies.yuan(bill.amount)), ("用量", f"{bill.usage} {bill.unit}"),
                 ("缴费截止", bill.due_date.isoformat()), ("状态", state(bill))],
         buttons=[] if bill.paid else [pay_button(account)],
     )
@@ -93,7 +90,7 @@ def bill_card(account: UtilityAccount, bill: Bill) -> Dict[str, Any]:
 
 def arrears_text(account: UtilityAccount) -> str:
     months = "、".join(month_label(m) for m in sorted(account.unpaid_months))
-    return f"{yuan(account.arrears)}（{months}）"
+    return f"{replies.yuan(account.arrears)}（{months}）"
 
 
 def nothing_due(account: UtilityAccount, dispatcher: CollectingDispatcher) -> None:
@@ -277,14 +274,14 @@ class ActionPayBill(Action):
             return done
         kind = label(utility_type)
         months = "、".join(month_label(m) for m in paid.months)
-        left = f"仍欠 {yuan(paid.arrears_after)}" if paid.arrears_after > 0 else "已无欠费"
+        left = f"仍欠 {replies.yuan(paid.arrears_after)}" if paid.arrears_after > 0 else "已无欠费"
         dispatcher.utter_message(
-            text=f"缴费成功！户号 {mask_account(paid.account_number)} 的{kind} {yuan(paid.amount)}已缴纳"
+            text=f"缴费成功！户号 {mask_account(paid.account_number)} 的{kind} {replies.yuan(paid.amount)}已缴纳"
             f"（{months}），{left}。缴费编号 {paid.payment_id}。",
             json_message=replies.card_list("缴费回执", [replies.card(
                 title=f"{kind}缴费成功",
                 subtitle=f"{paid.paid_at:%Y-%m-%d %H:%M}",
-                fields=[("户号", mask_account(paid.account_number)), ("金额", yuan(paid.amount)),
+                fields=[("户号", mask_account(paid.account_number)), ("金额", replies.yuan(paid.amount)),
                         ("账期", months), ("缴费编号", paid.payment_id)],
             )]),
         )

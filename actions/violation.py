@@ -29,7 +29,7 @@ def plate_city(plate: Optional[str]) -> Optional[str]:
 
 def describe(v: Violation) -> str:
     state = "已缴" if v.paid else "未缴"
-    return (f"{v.occurred_at:%m月%d日} {v.place} {v.behaviour}，罚款{v.fine:g}元，"
+    return (f"{v.occurred_at:%m月%d日} {v.place} {v.behaviour}，罚款{replies.yuan(v.fine)}，"
             f"扣{v.points}分（{state}）")
 
 
@@ -37,7 +37,7 @@ def violation_card(v: Violation) -> Dict[str, Any]:
     return replies.card(
         title=v.behaviour,
         subtitle=f"{v.occurred_at:%Y-%m-%d %H:%M} {v.place}",
-        fields=[("罚款", f"{v.fine:g} 元"), ("扣分", f"{v.points} 分"),
+        fields=[("罚款", replies.yuan(v.fine)), ("扣分", f"{v.points} 分"),
                 ("决定书编号", v.decision_number), ("状态", "已缴款" if v.paid else "未缴款")],
     )
 
@@ -111,7 +111,7 @@ class ActionQueryViolation(Action):
         unpaid = result.unpaid
         lines = [f"{i}. {describe(v)}" for i, v in enumerate(result.violations, 1)]
         summary = (f"{plate} 共 {len(result.violations)} 条违章，其中未缴款 {len(unpaid)} 条，"
-                   f"待缴罚款 {result.unpaid_fine:g} 元：")
+                   f"待缴罚款 {replies.yuan(result.unpaid_fine)}：")
         dispatcher.utter_message(
             text="\n".join([summary, *lines]),
             buttons=[PAY_BUTTON] if unpaid else [],
@@ -242,12 +242,12 @@ class ActionPayFine(Action):
             replies.backend_failure(dispatcher, error)
             return done
         dispatcher.utter_message(
-            text=f"缴款成功！{paid.plate} 罚款 {paid.amount:g} 元已缴纳，缴款编号 {paid.payment_id}。"
+            text=f"缴款成功！{paid.plate} 罚款 {replies.yuan(paid.amount)}已缴纳，缴款编号 {paid.payment_id}。"
             "记分请按交管部门通知处理。",
             json_message=replies.card_list("缴款回执", [replies.card(
                 title="违章罚款缴款成功",
                 subtitle=f"{paid.paid_at:%Y-%m-%d %H:%M}",
-                fields=[("车牌", paid.plate), ("金额", f"{paid.amount:g} 元"),
+                fields=[("车牌", paid.plate), ("金额", replies.yuan(paid.amount)),
                         ("决定书编号", paid.decision_number), ("缴款编号", paid.payment_id)],
             )]),
         )

@@ -204,7 +204,7 @@ def test_social_security_record_with_a_card_and_masked_identity(city_backends):
     events, messages = run_action(ActionQuerySocialSecurity(), make_tracker(slots))
     said = texts(messages)
     assert "陈**（4201**********526X）的社保：正常参保" in said
-    assert "缴费基数 6,900.00 元/月" in said and "医保个人账户余额 13,354.12 元" in said
+    assert "缴费基数 6,900 元/月" in said and "医保个人账户余额 13,354.12 元" in said
     assert PAYING["id_number"] not in said and "续缴" not in said
     card = custom(messages)
     assert card["type"] == "card_list" and len(card["items"]) == 1
@@ -225,7 +225,7 @@ def test_stopped_contributions_are_pointed_out(city_backends):
 def test_housing_fund_balance_and_monthly_deposit(city_backends):
     slots = verified(city_backends, PAYING)
     _, messages = run_action(ActionQueryHousingFund(), make_tracker(slots))
-    assert "账户余额 184,760.04 元" in texts(messages) and "月缴存额 1,656.00 元" in texts(messages)
+    assert "账户余额 184,760.04 元" in texts(messages) and "月缴存额 1,656 元" in texts(messages)
     assert dict(custom(messages)["items"][0]["fields"])["缴存比例"] == "12%"
 
 

@@ -11,6 +11,7 @@ from actions.utility_bill import (
     ValidateBillForm,
     ValidatePayBillForm,
 )
+from actions.replies import yuan
 from tests.actions.conftest import make_tracker, run_action, slot_events, texts
 
 # Seeded 广州 accounts (GET /_test/seed?city=guangzhou): type and unpaid months.
@@ -160,7 +161,7 @@ def test_confirmation_shows_company_masked_account_and_amount(city_backends):
     _, messages = run_action(ActionAskPayBillFormConfirmed(),
                              make_tracker({**GZ, "account_number": TWO_MONTHS}))
     text = texts(messages)
-    due = f"{arrears(TWO_MONTHS):.2f} 元"
+    due = yuan(arrears(TWO_MONTHS))
     assert "广州供电局" in text and "******6233" in text and due in text and TWO_MONTHS not in text
     assert [b["title"] for b in messages[0]["buttons"]] == ["确认", "取消"]
 
@@ -186,7 +187,7 @@ def test_paying_twice_for_one_confirmation_charges_once(city_backends):
     _, first = run_action(ActionPayBill(), tracker)
     _, second = run_action(ActionPayBill(), tracker)  # e.g. the action server retried
     assert "缴费成功" in texts(first) and texts(first) == texts(second)
-    assert f"{due:.2f} 元已缴纳" in texts(first) and "已无欠费" in texts(first)
+    assert f"{yuan(due)}已缴纳" in texts(first) and "已无欠费" in texts(first)
     assert first[0]["custom"]["title"] == "缴费回执"
     assert arrears(TWO_MONTHS) == 0
 

@@ -109,11 +109,11 @@ class ActionQueryViolation(Action):
             dispatcher.utter_message(text=f"{plate} 暂无违章记录，继续保持安全驾驶！")
             return []
         unpaid = result.unpaid
-        lines = [f"{i}. {describe(v)}" for i, v in enumerate(result.violations, 1)]
+        # Compact text; the details travel as cards (WeChat prints them as text).
         summary = (f"{plate} 共 {len(result.violations)} 条违章，其中未缴款 {len(unpaid)} 条，"
-                   f"待缴罚款 {replies.yuan(result.unpaid_fine)}：")
+                   f"待缴罚款 {replies.yuan(result.unpaid_fine)}、扣 {sum(v.points for v in unpaid)} 分。")
         dispatcher.utter_message(
-            text="\n".join([summary, *lines]),
+            text=summary,
             buttons=[PAY_BUTTON] if unpaid else [],
             json_message=replies.card_list(f"{plate} 的违章记录",
                                            [violation_card(v) for v in result.violations]),

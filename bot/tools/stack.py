@@ -151,6 +151,8 @@ def main() -> None:
     parser.add_argument("--model", default="models/citylink.tar.gz")
     args = parser.parse_args()
     (ROOT / "var").mkdir(exist_ok=True)
+    # `kill` (SIGTERM) stops the children too, like Ctrl-C.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     svc = services(model=args.model)
     with Stack() as stack:
         stack.start(svc["citysim"])

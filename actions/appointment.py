@@ -170,15 +170,6 @@ class PatientForm(ServiceForm):
     service = "hospital"
     transient_slots: List[str] = []
 
-    async def required_slots(
-        self, domain_slots: List[Text], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[Text]:
-        """A city said mid-form (我在上海) is validated too, not only a missing one."""
-        slots = await super().required_slots(domain_slots, dispatcher, tracker, domain)
-        if "city" in tracker.slots_to_validate() and "city" not in slots:
-            return ["city", *slots]
-        return slots
-
     def not_an_answer(
         self, dispatcher: CollectingDispatcher, tracker: Tracker
     ) -> Optional[List[EventType]]:

@@ -123,10 +123,8 @@ class ValidateIdentityForm(ServiceForm):
         tracker: Tracker,
         domain: DomainDict,
     ) -> List[Text]:
-        """The code only while no token holds; the city always, so a new one is validated too."""
+        """The code only while no token holds."""
         slots = await super().required_slots(domain_slots, dispatcher, tracker, domain)
-        if "city" not in slots:  # known, so never asked; listed so that a change is validated
-            slots.insert(0, "city")
         if verified_identity(tracker):
             return [s for s in slots if s != OTP_SLOT]
         return slots

@@ -15,6 +15,7 @@ export ACTION_ENDPOINT_URL ?= http://127.0.0.1:5055/webhook
 export TRACKER_DIALECT ?= sqlite
 export TRACKER_URL ?= sqlite:///$(CURDIR)/var/tracker.db
 export CITYSIM_URL ?= http://127.0.0.1:5080
+export LOCK_STORE_PATH ?= $(CURDIR)/var/locks.db
 
 NLU_SOURCES := config.yml domain.yml $(shell find data bot/gazetteer bot/nlu -name '*.yml' -o -name '*.py' 2>/dev/null | grep -v '/generated/')
 RESOURCES := var/jieba/userdict.txt data/nlu/generated/lookups.yml

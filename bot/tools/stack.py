@@ -78,6 +78,7 @@ def stack_environment(
         env["TRACKER_DIALECT"] = "sqlite"
         env["TRACKER_URL"] = f"sqlite:///{tracker_db}"
         env["CITYSIM_URL"] = f"http://127.0.0.1:{citysim_port}"
+        env["LOCK_STORE_PATH"] = str(tracker_db.parent / "locks.db")
     env.setdefault("PYTHONPATH", str(ROOT))
     env.setdefault("RASA_TELEMETRY_ENABLED", "false")
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -85,6 +86,7 @@ def stack_environment(
     env.setdefault("TRACKER_DIALECT", "sqlite")
     env.setdefault("TRACKER_URL", f"sqlite:///{ROOT / 'var' / 'tracker.db'}")
     env.setdefault("CITYSIM_URL", f"http://127.0.0.1:{citysim_port}")
+    env.setdefault("LOCK_STORE_PATH", str(ROOT / "var" / "locks.db"))
     return env
 
 

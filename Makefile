@@ -5,6 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 RASA := $(VENV)/bin/rasa
 MODEL := models/citylink.tar.gz
+STOCK_MODEL := models/stock.tar.gz
 
 export PYTHONPATH := $(CURDIR)
 export RASA_TELEMETRY_ENABLED := false
@@ -64,8 +65,16 @@ shell: $(MODEL)
 test: $(MODEL) validate browser
 	$(PY) -m pytest -q
 
-eval: $(MODEL)
+# Rasa's stock Chinese pipeline on the same data, for comparison (~30 min on 2 cores).
+$(STOCK_MODEL): $(VENV)/.installed $(RESOURCES) $(NLU_SOURCES) configs/stock.yml
+	$(PY) -m bot.tools.evaluate --train-stock
+
+eval: $(MODEL) $(STOCK_MODEL)
 	$(PY) -m bot.tools.evaluate --model $(MODEL) --stock
+
+# Speed, ours vs stock (docs/benchmarks.md). BENCH_ARGS=--quick for a smoke run.
+bench: $(VENV)/.installed $(RESOURCES)
+	$(PY) -m bot.tools.bench $(BENCH_ARGS)
 
 clean:
 	rm -rf models results var data/nlu/generated

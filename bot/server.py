@@ -22,6 +22,9 @@ from __future__ import annotations
 import sys
 from typing import Any, Dict, List
 
+# skops (it loads the logistic regression models) imports in ~1 s on its own
+# but ~6 s after TensorFlow has been imported: import it first (py-spy, cold start).
+import skops.io  # noqa: F401
 from jsonschema import Draft202012Validator, ValidationError
 from sqlalchemy import event
 from sqlalchemy.engine import Engine

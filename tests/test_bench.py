@@ -1,0 +1,253 @@
+"""The statistics and report code of `make bench` (bot/tools/bench.py).
+
+No stack and no timing: synthetic samples with fixed timestamps only. The
+benchmark itself runs with `make bench`, never in the test suite.
+"""
+from __future__ import annotations
+
+import json
+import itertools
+from pathlib import Path
+
+import pytest
+
+from bot.tools import bench
+from bot.tools.bench import Sample
+
+
+def test_percentile_interpolates_like_numpy() -> None:
+    values = [15, 20, 35, 40, 50]
+    assert bench.percentile(values, 0) == 15
+    assert bench.percentile(values, 100) == 50
+    assert bench.percentile(values, 50) == 35
+    assert bench.percentile(values, 40) == pytest.approx(29.0)  # numpy.percentile: 29.0
+    assert bench.percentile(values, 95) == pytest.approx(48.0)
+    assert bench.percentile(list(reversed(values)), 95) == pytest.approx(48.0)  # order-free
+
+
+def test_percentile_edges() -> None:
+    assert bench.percentile([], 50) is None
+    assert bench.percentile([7.0], 99) == 7.0
+    assert bench.percentile(list(range(1, 101)), 99) == pytest.approx(99.01)
+    with pytest.raises(ValueError):
+        bench.percentile([1, 2], 101)
+
+
+def test_latency_summary_is_in_milliseconds() -> None:
+    summary = bench.latency_summary([0.1, 0.2, 0.3])
+    assert summary["p50"] == pytest.approx(200)
+    assert summary["min"] == pytest.approx(100) and summary["max"] == pytest.approx(300)
+    assert summary["mean"] == pytest.approx(200)
+    assert bench.latency_summary([]) == {k: None for k in ("p50", "p95", "p99", "mean", "min", "max")}
+
+
+def test_throughput() -> None:
+    assert bench.throughput(120, 60.0) == 2.0
+    assert bench.throughput(0, 10.0) == 0.0
+    with pytest.raises(ValueError):
+        bench.throughput(5, 0)
+
+
+def samples() -> list:
+    return [
+        Sample("greet", 0.0, 0.5),                       # ends before the window: warm-up
+        Sample("greet", 0.9, 1.2),                       # started in warm-up, ends inside: counted
+        Sample("greet", 2.0, 2.1),
+        Sample("violation_backend", 3.0, 3.4),
+        Sample("violation_backend", 4.0, 4.2, mismatch=True),
+        Sample("faq", 5.0, 5.3, empty=True, mismatch=True),
+        Sample("faq", 6.0, 9.0, error="timeout"),
+        Sample("faq", 7.0, 7.1, error="http_500"),
+        Sample("faq", 8.0, 8.1, error="http_500"),
+        Sample("greet", 10.5, 11.5),                     # ends after the window: not counted
+    ]
+
+
+def test_summarize_level_counts_only_the_window() -> None:
+    level = bench.summarize_level(samples(), concurrency=8, window_start=1.0, window_end=11.0)
+    assert level["concurrency"] == 8
+    assert level["window_s"] == 10.0
+    assert level["messages"] == 8
+    assert level["answered"] == 5
+    assert level["errors"] == 3
+    assert level["error_kinds"] == {"timeout": 1, "http_500": 2}
+    assert level["empty"] == 1
+    assert level["mismatches"] == 2
+    assert level["expected_share"] == pytest.approx(3 / 5)
+    assert level["throughput_msg_s"] == pytest.approx(0.5)  # answered ones only
+    # Latencies of the answered messages: 300, 100, 400, 200, 300 ms.
+    assert level["latency_ms"]["p50"] == pytest.approx(300)
+    assert level["latency_ms"]["max"] == pytest.approx(400)
+    assert level["by_kind"]["greet"]["messages"] == 2
+    assert level["by_kind"]["violation_backend"]["p50"] == pytest.approx(300)
+    assert "faq" in level["by_kind"] and level["by_kind"]["faq"]["messages"] == 1
+    assert level["by_kind"]["faq"]["mismatches"] == 1
+    assert level["by_kind"]["greet"]["mismatches"] == 0
+
+
+def test_summarize_level_with_nothing_answered() -> None:
+    level = bench.summarize_level([Sample("greet", 0, 5, error="timeout")], 1, 0, 10)
+    assert level["answered"] == 0 and level["throughput_msg_s"] == 0
+    assert level["latency_ms"]["p99"] is None and level["expected_share"] is None
+
+
+def test_ratio() -> None:
+    assert bench.ratio(50, 200) == 0.25
+    assert bench.ratio(3, 0) is None
+    assert bench.ratio(None, 2) is None
+    assert bench.ratio(2, None) is None
+
+
+def config_result(scale: float, errors: int = 0) -> dict:
+    levels = {}
+    for level in (1, 8, 32):
+        levels[str(level)] = {
+            "concurrency": level, "window_s": 60.0, "messages": 100 + errors, "answered": 100,
+            "errors": errors, "error_kinds": {"timeout": errors} if errors else {}, "empty": 0,
+            "mismatches": 10, "expected_share": 0.9, "throughput_msg_s": 10.0 / scale,
+            "latency_ms": {"p50": 100.0 * scale * level, "p95": 200.0 * scale * level,
+                           "p99": 300.0 * scale * level, "mean": 1.0, "min": 1.0, "max": 1.0},
+            "by_kind": {},
+        }
+    return {"config": "config.yml", "model": "models/x.tar.gz", "server": "rasa run",
+            "training": {"seconds": 60.0 * scale, "peak_rss_mb": 900.0 * scale, "source": "measured"},
+            "cold_start": {"seconds": 30.0 * scale, "first_answer_s": 0.4},
+            "peak_rss_mb": {"bot": 1000.0 * scale, "actions": 50.0, "citysim": 30.0},
+            "sanity": {"turns": 22, "ok": 22, "failures": []}, "levels": levels}
+
+
+def test_comparison_table_has_every_figure_and_ratio() -> None:
+    configs = {"ours": config_result(0.5), "stock": config_result(2.0, errors=3)}
+    rows = {row["figure"]: row for row in bench.comparison_table(configs, [1, 8, 32])}
+    expected = {f"latency_{p}_c{l}" for p in ("p50", "p95", "p99") for l in (1, 8, 32)}
+    expected |= {f"throughput_c{l}" for l in (1, 8, 32)}
+    expected |= {"cold_start", "training_time", "peak_memory", "training_peak_memory",
+                 "expected_answers", "errors"}
+    assert set(rows) == expected
+    assert rows["latency_p95_c8"]["ours"] == 800 and rows["latency_p95_c8"]["stock"] == 3200
+    assert rows["latency_p95_c8"]["ratio"] == pytest.approx(0.25)
+    assert rows["throughput_c32"]["ratio"] == pytest.approx(4.0)
+    assert rows["throughput_c32"]["better"] == "higher"
+    assert rows["cold_start"]["ratio"] == pytest.approx(0.25)
+    assert rows["training_time"]["ratio"] == pytest.approx(0.25)
+    assert rows["peak_memory"]["ours"] == 500 and rows["peak_memory"]["ratio"] == pytest.approx(0.25)
+    assert rows["expected_answers"]["ours"] == pytest.approx(90.0)
+    assert rows["errors"]["ours"] == 0 and rows["errors"]["stock"] == 9
+    assert rows["errors"]["ratio"] == 0
+
+
+def test_comparison_table_without_stock() -> None:
+    rows = bench.comparison_table({"ours": config_result(1.0)}, [1, 8, 32])
+    assert all(row["stock"] is None and row["ratio"] is None for row in rows)
+    assert all(row["ours"] is not None for row in rows)
+
+
+def test_training_time_from_an_earlier_run_is_marked() -> None:
+    ours = config_result(1.0)
+    ours["training"] = {"seconds": 42.0, "peak_rss_mb": None, "source": "previous run 2024-01-01"}
+    stock = config_result(1.0)
+    stock["training"] = {"seconds": None, "peak_rss_mb": None, "source": "not measured (--skip-train)"}
+    rows = {r["figure"]: r for r in bench.comparison_table({"ours": ours, "stock": stock}, [1])}
+    assert rows["training_time"]["ours"] == 42.0 and rows["training_time"]["ratio"] is None
+    assert "ours: previous run 2024-01-01" in rows["training_time"]["note"]
+    assert "stock: not measured" in rows["training_time"]["note"]
+    text = bench.format_table(list(rows.values()))
+    assert "previous run 2024-01-01" in text and "n/a" in text
+
+
+def test_format_table_and_markdown() -> None:
+    configs = {"ours": config_result(0.5), "stock": config_result(2.0)}
+    rows = bench.comparison_table(configs, [1, 8, 32])
+    text = bench.format_table(rows)
+    lines = text.splitlines()
+    assert len(lines) == 2 + len(rows)
+    assert "latency p50 @1 (ms)" in text and "0.25" in text
+    md = bench.markdown_table(rows)
+    assert md.splitlines()[0].startswith("| figure | ours | stock | ours/stock")
+    assert len(md.splitlines()) == 2 + len(rows)
+
+
+def make_report(configs: dict, levels=(1, 8, 32)) -> dict:
+    settings = bench.Settings(list(levels), 60, 10, 1, 60, bench.Ports.from_base(25000), Path("/tmp"))
+    return bench.build_report(configs, settings, ["python", "-m", "bot.tools.bench"],
+                              {"nproc": "2"}, {"commit": "0" * 40, "dirty": False},
+                              "2024-01-01T00:00:00+00:00", 12.3)
+
+
+def test_report_round_trips_through_json_and_validates() -> None:
+    report = make_report({"ours": config_result(0.5), "stock": config_result(2.0)})
+    again = json.loads(json.dumps(report, ensure_ascii=False))
+    assert bench.validate_report(again) == []
+    assert again["schema"] == bench.SCHEMA
+    assert again["settings"]["levels"] == [1, 8, 32]
+    assert [c["name"] for c in again["settings"]["conversations"]] == [c.name for c in bench.CONVERSATIONS]
+
+
+def test_validate_report_finds_problems() -> None:
+    report = make_report({"ours": config_result(1.0)})
+    assert bench.validate_report(report) == []
+    broken = json.loads(json.dumps(report))
+    del broken["configs"]["ours"]["levels"]["8"]
+    broken["configs"]["ours"]["levels"]["32"]["latency_ms"].pop("p99")
+    broken["configs"]["ours"]["levels"]["1"]["errors"] = "0"
+    problems = bench.validate_report(broken)
+    assert "configs.ours.levels: missing 8" in problems
+    assert "configs.ours.levels.32.latency_ms: missing p99" in problems
+    assert "configs.ours.levels.1.errors: str" in problems
+    assert bench.validate_report({"schema": "other"})  # missing everything
+    no_ours = make_report({"stock": config_result(1.0)})
+    assert "configs: missing ours" in bench.validate_report(no_ours)
+
+
+def test_previous_training(tmp_path: Path) -> None:
+    earlier = make_report({"ours": config_result(1.0), "stock": config_result(2.0)})
+    (tmp_path / "bench.json").write_text(json.dumps(earlier), encoding="utf-8")
+    (tmp_path / "comparison.json").write_text(json.dumps({"stock": {"train_seconds": 999}}))
+    found = bench.previous_training(tmp_path / "bench.json", tmp_path / "comparison.json")
+    assert found["ours"]["seconds"] == 60.0 and found["stock"]["seconds"] == 120.0
+    assert found["ours"]["source"] == "previous run 2024-01-01T00:00:00+00:00"
+    only_eval = bench.previous_training(tmp_path / "missing.json", tmp_path / "comparison.json")
+    assert only_eval["stock"]["seconds"] == 999 and "make eval" in only_eval["stock"]["source"]
+    assert "ours" not in only_eval
+
+
+def test_conversations_are_fixed_and_replayable() -> None:
+    first = [c.name for c in itertools.islice(bench.conversation_schedule(7, 3), 50)]
+    again = [c.name for c in itertools.islice(bench.conversation_schedule(7, 3), 50)]
+    other = [c.name for c in itertools.islice(bench.conversation_schedule(7, 4), 50)]
+    assert first == again and first != other
+    assert set(first) <= {c.name for c in bench.CONVERSATIONS}
+    texts = " ".join(t.text for c in bench.CONVERSATIONS for t in c.turns)
+    # Never pays or books: every conversation can be replayed indefinitely.
+    assert not any(word in texts for word in ("交罚款", "缴费", "预约", "挂号", "确认"))
+    for plate in ("粤A288E0", "粤B55S41", "8ZCCYU", "深南大道", "护照", "10路"):
+        assert plate in texts
+    assert all(t.kind for c in bench.CONVERSATIONS for t in c.turns)
+
+
+def test_parse_args_quick_defaults() -> None:
+    args = bench.parse_args(["--quick"])
+    assert args.skip_train and args.skip_stock
+    assert args.duration == 3 and args.warmup == 1 and args.level_list == [1, 8, 32]
+    args = bench.parse_args(["--quick", "--duration=5", "--levels", "2,4"])
+    assert args.duration == 5 and args.level_list == [2, 4]
+    assert not bench.parse_args(["--quick", "--stock"]).skip_stock
+    args = bench.parse_args([])
+    assert args.duration == 60 and args.warmup == 10 and not args.skip_stock
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--levels", "0"])
+
+
+def test_process_tree_includes_this_process() -> None:
+    import os
+
+    assert bench.process_tree(os.getpid())[0] == os.getpid()
+    assert bench.tree_rss_mb(os.getpid()) > 0
+
+
+def test_plots_are_written(tmp_path: Path) -> None:
+    for configs in ({"ours": config_result(0.5)},
+                    {"ours": config_result(0.5), "stock": config_result(2.0)}):
+        paths = bench.plot(make_report(configs), tmp_path, "bench")
+        assert [p.name for p in paths] == ["bench_latency.png", "bench_throughput.png"]
+        assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in paths)

@@ -87,6 +87,9 @@ def stack_environment(
     env.setdefault("TRACKER_URL", f"sqlite:///{ROOT / 'var' / 'tracker.db'}")
     env.setdefault("CITYSIM_URL", f"http://127.0.0.1:{citysim_port}")
     env.setdefault("LOCK_STORE_PATH", str(ROOT / "var" / "locks.db"))
+    # One bot worker process per core: prediction is CPU-bound and Rasa runs it
+    # on the event loop (docs/benchmarks.md); the lock store makes this safe.
+    env.setdefault("SANIC_WORKERS", str(os.cpu_count() or 1))
     return env
 
 

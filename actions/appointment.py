@@ -381,6 +381,7 @@ class ValidateCancelAppointmentForm(PatientForm):
     slots = ["id_number"]
     final_slots = ["appointment_id", "confirmed"]
     transient_slots = ["appointment_id", "confirmed"]
+    declined_text = "好的，预约保留不变，没有取消。"  # "已取消" would suggest the opposite
 
     async def validate_id_number(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -415,15 +416,6 @@ class ValidateCancelAppointmentForm(PatientForm):
             dispatcher.utter_message(text="这条预约不存在、已取消或已过就诊日，请从列表里选择。")
             return {"appointment_id": None}
         return {"appointment_id": value}
-
-    async def validate_confirmed(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
-        """A "no" here keeps the appointment; the base wording ("已取消") would suggest the opposite."""
-        if value is False:
-            dispatcher.utter_message(text="好的，预约保留不变，没有取消。")
-            return {"confirmed": None, "requested_slot": None}
-        return {"confirmed": True}
 
 
 # ---------------------------------------------------------- book: actions

@@ -90,6 +90,8 @@ class ServiceForm(FormValidationAction):
     # Slots cleared when the form ends without being completed. A validator
     # ends the form by returning {"requested_slot": None}.
     transient_slots: ClassVar[List[str]] = ["confirmed"]
+    # What a "no" at the confirmation step means for this service.
+    declined_text: ClassVar[str] = "好的，已取消，没有做任何操作。"
 
     def name(self) -> Text:
         return f"validate_{self.form}"
@@ -239,7 +241,7 @@ class ServiceForm(FormValidationAction):
     ) -> Dict[Text, Any]:
         """A "no" at the confirmation step cancels, it is not a failure."""
         if value is False:
-            dispatcher.utter_message(text="好的，已取消，没有做任何操作。")
+            dispatcher.utter_message(text=self.declined_text)
             return {"confirmed": None, "requested_slot": None}
         return {"confirmed": True}
 

@@ -166,7 +166,7 @@ def main() -> None:
             subprocess.run(
                 [str(VENV_BIN / "rasa"), "shell", "--model", args.model,
                  "--endpoints", "endpoints.yml"],
-                cwd=ROOT, env=stack.env, check=False,
+                cwd=ROOT, env={**stack.env, "SANIC_WORKERS": "1"}, check=False,  # one terminal, one process
             )
             return
         stack.start(svc["bot"], timeout=300)

@@ -15,6 +15,10 @@ spending its time on work that gives citizens nothing:
    every committed event across a process crash or restart (it can only lose
    the last transactions on power loss). PostgreSQL is untouched.
 
+4. A new HTTP connection to the action server for every action call (Rasa
+   opens and closes an aiohttp session per request). One session per endpoint
+   and event loop is kept open instead, so connections are reused.
+
 Run as `python -m bot.server run ...` with the same arguments as `rasa`.
 """
 from __future__ import annotations
@@ -75,6 +79,36 @@ def _sqlite_connection_reuse() -> None:
     tracker_store.create_engine_kwargs = kwargs
 
 
+class _KeptSession:
+    """`async with` hands out the shared session and leaves it open."""
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+
+    async def __aenter__(self) -> Any:
+        return self.session
+
+    async def __aexit__(self, *exc: Any) -> None:
+        return None
+
+
+def _action_server_connection_reuse() -> None:
+    import asyncio
+
+    from rasa.utils.endpoints import EndpointConfig
+
+    original = EndpointConfig.session
+    sessions: Dict[tuple, Any] = {}
+
+    def session(self: EndpointConfig) -> _KeptSession:
+        key = (id(self), id(asyncio.get_running_loop()))
+        if key not in sessions or sessions[key].closed:
+            sessions[key] = original(self)
+        return _KeptSession(sessions[key])
+
+    EndpointConfig.session = session
+
+
 def _sqlite_wal(dbapi_connection: Any, connection_record: Any) -> None:
     if type(dbapi_connection).__module__.startswith("sqlite3"):
         cursor = dbapi_connection.cursor()
@@ -90,6 +124,7 @@ def apply() -> None:
     _compiled_action_result_validation()
     _skip_empty_slot_validation()
     _sqlite_connection_reuse()
+    _action_server_connection_reuse()
     event.listen(Engine, "connect", _sqlite_wal)
     apply.done = True  # type: ignore[attr-defined]
 

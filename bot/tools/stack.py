@@ -89,7 +89,10 @@ def stack_environment(
     env.setdefault("LOCK_STORE_PATH", str(ROOT / "var" / "locks.db"))
     # One bot worker process per core: prediction is CPU-bound and Rasa runs it
     # on the event loop (docs/benchmarks.md); the lock store makes this safe.
-    env.setdefault("SANIC_WORKERS", str(os.cpu_count() or 1))
+    # The WeChat channel deduplicates WeChat's retries in process memory, so a
+    # deployment with WeChat configured keeps one worker (docs/wechat.md).
+    workers = 1 if env.get("WECHAT_TOKEN") else (os.cpu_count() or 1)
+    env.setdefault("SANIC_WORKERS", str(workers))
     return env
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator, Optional, Text
@@ -22,6 +23,24 @@ from rasa.core.lock_store import LOCK_LIFETIME, LockError, LockStore
 from rasa.utils.endpoints import EndpointConfig
 
 DEFAULT_PATH = "var/locks.db"
+
+
+def _set_up(connection: sqlite3.Connection, attempts: int = 100) -> None:
+    """WAL mode and the table. Workers start together, and switching the journal
+    mode ignores the busy timeout, so a locked database is retried here."""
+    for attempt in range(attempts):
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
+            connection.execute(
+                "CREATE TABLE IF NOT EXISTS conversation_lock "
+                "(conversation_id TEXT PRIMARY KEY, lock TEXT NOT NULL)"
+            )
+            return
+        except sqlite3.OperationalError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.05)
 
 
 class SQLiteLockStore(LockStore):
@@ -39,12 +58,7 @@ class SQLiteLockStore(LockStore):
         """One connection per process (worker processes are forked)."""
         if self._connection is None or self._pid != os.getpid():
             connection = sqlite3.connect(self.path, timeout=10, isolation_level=None)
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=NORMAL")
-            connection.execute(
-                "CREATE TABLE IF NOT EXISTS conversation_lock "
-                "(conversation_id TEXT PRIMARY KEY, lock TEXT NOT NULL)"
-            )
+            _set_up(connection)
             self._connection, self._pid = connection, os.getpid()
         return self._connection
 

@@ -7,11 +7,14 @@ from bot.lock_store import SQLiteLockStore
 
 
 def _issue_many(path: str, count: int, queue: "multiprocessing.Queue[list]") -> None:
-    store = SQLiteLockStore(path=path)
-    queue.put([store.issue_ticket("citizen-1") for _ in range(count)])
+    try:
+        store = SQLiteLockStore(path=path)
+        queue.put([store.issue_ticket("citizen-1") for _ in range(count)])
+    except Exception as error:  # shown by the test instead of a silent timeout
+        queue.put([repr(error)])
 
 
-def test_two_processes_never_get_the_same_ticket(tmp_path: Path):
+def test_two_processes_starting_together_never_get_the_same_ticket(tmp_path: Path):
     path = str(tmp_path / "locks.db")
     queue: "multiprocessing.Queue[list]" = multiprocessing.Queue()
     workers = [multiprocessing.Process(target=_issue_many, args=(path, 50, queue)) for _ in range(2)]

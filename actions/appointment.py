@@ -9,12 +9,10 @@ backend sees them, and every reply masks them.
 """
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 from functools import lru_cache
 from typing import Any, Dict, List, Optional, Sequence, Text, Tuple
 
@@ -68,15 +66,6 @@ def hospital_client(city: Optional[str]) -> HospitalClient:
     if client is None:  # forms only run in cities that offer the service
         raise BackendError("预约挂号服务暂未开通", retryable=False)
     return client
-
-
-def payload(intent: str, **values: str) -> str:
-    """A button payload: the intent with the slots it fills, as typing them would."""
-    return f"/{intent}{json.dumps(values, ensure_ascii=False)}"
-
-
-def inform(**values: str) -> str:
-    return payload("inform", **values)
 
 
 def today() -> date:
@@ -326,14 +315,14 @@ class ValidateAppointmentForm(PatientForm):
         if same_day:
             dispatcher.utter_message(
                 text=f"{chosen}，当天{'、'.join(PERIOD_NAMES[p] for p in same_day)}还有号，请选择：",
-                buttons=[{"title": PERIOD_NAMES[p], "payload": inform(time_period=p)} for p in same_day],
+                buttons=[{"title": PERIOD_NAMES[p], "payload": replies.intent_payload("inform", time_period=p)} for p in same_day],
             )
             return {"time_period": None}
         if sessions:
             nearest = sessions[:ALTERNATIVES]
             dispatcher.utter_message(
                 text=f"{chosen}，最近可预约的时段有：",
-                buttons=[{"title": session_label(d, p), "payload": inform(date=d.isoformat(), time_period=p)}
+                buttons=[{"title": session_label(d, p), "payload": replies.intent_payload("inform", date=d.isoformat(), time_period=p)}
                          for d, p in nearest],
             )
             return {"date": None, "time_period": None}
@@ -360,14 +349,14 @@ class ValidateAppointmentForm(PatientForm):
         hospitals = await call(client.hospitals)
         dispatcher.utter_message(
             text=f"{intro}{city}可预约的医院有：",
-            buttons=[{"title": h.name, "payload": inform(hospital=h.name)} for h in hospitals],
+            buttons=[{"title": h.name, "payload": replies.intent_payload("inform", hospital=h.name)} for h in hospitals],
         )
 
     @staticmethod
     def offer_departments(dispatcher: CollectingDispatcher, hospital: Hospital, intro: str) -> None:
         dispatcher.utter_message(
             text=f"{intro}可预约的科室有：",
-            buttons=[{"title": d, "payload": inform(department=d)} for d in hospital.departments],
+            buttons=[{"title": d, "payload": replies.intent_payload("inform", department=d)} for d in hospital.departments],
         )
 
 
@@ -478,7 +467,7 @@ class ActionBookAppointment(Action):
 
 # --------------------------------------------------- query/cancel: actions
 def cancel_button(a: Appointment) -> Dict[str, str]:
-    return {"title": "取消", "payload": payload("cancel_appointment", appointment_id=a.appointment_id)}
+    return {"title": "取消", "payload": replies.intent_payload("cancel_appointment", appointment_id=a.appointment_id)}
 
 
 class ActionQueryAppointment(Action):
@@ -527,7 +516,7 @@ class ActionAskAppointmentId(Action):
             return []
         dispatcher.utter_message(
             text="请选择要取消的预约：",
-            buttons=[{"title": describe(a), "payload": inform(appointment_id=a.appointment_id)}
+            buttons=[{"title": describe(a), "payload": replies.intent_payload("inform", appointment_id=a.appointment_id)}
                      for a in upcoming],
         )
         return []
@@ -672,6 +661,6 @@ class ActionRecommendDepartment(Action):
         dispatcher.utter_message(
             text="\n".join(lines),
             buttons=[{"title": f"预约{advice.department}",
-                      "payload": payload("book_appointment", department=advice.department)}],
+                      "payload": replies.intent_payload("book_appointment", department=advice.department)}],
         )
         return [SlotSet("symptom", None)]

@@ -1,12 +1,13 @@
 """Low-confidence fallback: offer the two likeliest intents, never a dead end."""
 from __future__ import annotations
 
-import json
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
+
+from actions.replies import intent_payload
 
 # What each intent means to a citizen, as a button title.
 INTENT_LABELS: Dict[str, str] = {
@@ -42,7 +43,7 @@ def suggested_intents(ranking: List[Dict[str, Any]]) -> List[str]:
 def button_payload(intent: str, entities: List[Dict[str, Any]]) -> str:
     """`/intent{...}` keeping what the citizen already told us."""
     values = {e["entity"]: e["value"] for e in entities if e.get("entity") and "value" in e}
-    return f"/{intent}{json.dumps(values, ensure_ascii=False)}" if values else f"/{intent}"
+    return intent_payload(intent, **values)
 
 
 class ActionSuggestIntents(Action):

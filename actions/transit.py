@@ -9,7 +9,6 @@ lines and resolves place aliases (火车站, 小蛮腰), and the forms ask it.
 from __future__ import annotations
 
 import difflib
-import json
 import re
 from typing import Any, Dict, List, Optional, Set, Text, Tuple
 
@@ -41,13 +40,8 @@ def client(tracker: Tracker) -> Optional[TransitClient]:
     return client_for(TransitClient, tracker.get_slot("city"), SERVICE)
 
 
-def bus_query_payload(line: str, stop: str) -> str:
-    entities = json.dumps({"bus_line": line, "bus_stop": stop}, ensure_ascii=False)
-    return f"/query_bus{entities}"
-
-
 def stop_buttons(line: BusLine) -> List[Dict[str, str]]:
-    return [{"title": stop, "payload": bus_query_payload(line.name, stop)} for stop in line.stops]
+    return [{"title": stop, "payload": replies.intent_payload("query_bus", bus_line=line.name, bus_stop=stop)} for stop in line.stops]
 
 
 class TransitForm(ServiceForm):
@@ -116,7 +110,7 @@ async def explain_unknown_line(
     names = [line.name for line in lines]
     dispatcher.utter_message(
         text=f"{error.user_message}。{tracker.get_slot('city')}可查询的线路有：{'、'.join(names)}。",
-        buttons=[{"title": name, "payload": f'/inform{{"bus_line": "{name}"}}'} for name in names],
+        buttons=[{"title": name, "payload": replies.intent_payload("inform", bus_line=name)} for name in names],
     )
 
 
@@ -183,7 +177,7 @@ def reply_arrivals(dispatcher: CollectingDispatcher, line: BusLine, arrivals: Ar
     lines = [describe_direction(d) for d in arrivals.directions]
     dispatcher.utter_message(
         text="\n".join([f"{line.name} {arrivals.stop}站 实时到站（{arrivals.updated_at:%H:%M}更新）：", *lines]),
-        buttons=[{"title": "刷新", "payload": bus_query_payload(line.name, arrivals.stop)}],
+        buttons=[{"title": "刷新", "payload": replies.intent_payload("query_bus", bus_line=line.name, bus_stop=arrivals.stop)}],
         json_message=replies.card_list(f"{line.name} · {arrivals.stop}站",
                                        [direction_card(d, arrivals, line) for d in arrivals.directions]),
     )
@@ -326,7 +320,7 @@ async def explain_unknown_place(
             else "可以换个说法，例如说地铁站、公交站或附近地标的名字。")
     dispatcher.utter_message(
         text=f"{error.user_message}。{hint}",
-        buttons=[{"title": name, "payload": f'/inform{{"{slot}": "{name}"}}'} for name in similar],
+        buttons=[{"title": name, "payload": replies.intent_payload("inform", **{slot: name})} for name in similar],
     )
     return [SlotSet(s, None) for s in unknown]
 

@@ -8,9 +8,7 @@ paid.
 """
 from __future__ import annotations
 
-import json
 import re
-from decimal import Decimal
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
@@ -74,8 +72,8 @@ def describe(bill: Bill) -> str:
 
 def pay_button(account: UtilityAccount) -> Dict[str, str]:
     """Pays this very account, also from a card clicked later in the conversation."""
-    entities = {"utility_type": account.utility_type, "account_number": account.account_number}
-    return {"title": "缴费", "payload": f"/pay_bill{json.dumps(entities, ensure_ascii=False)}"}
+    return {"title": "缴费", "payload": replies.intent_payload(
+        "pay_bill", utility_type=account.utility_type, account_number=account.account_number)}
 
 
 def bill_card(account: UtilityAccount, bill: Bill) -> Dict[str, Any]:

@@ -198,7 +198,7 @@ class ActionAskViolationId(Action):
             return []
         dispatcher.utter_message(
             text="请选择要缴纳的罚款：",
-            buttons=[{"title": describe(v), "payload": f'/inform{{"violation_id": "{v.decision_number}"}}'}
+            buttons=[{"title": describe(v), "payload": replies.intent_payload("inform", violation_id=v.decision_number)}
                      for v in unpaid],
         )
         return []

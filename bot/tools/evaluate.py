@@ -136,23 +136,17 @@ async def _parse_all(model: Path, texts: List[str]) -> List[dict]:
     from rasa.core.agent import Agent
 
     logging.getLogger().setLevel(logging.WARNING)
-    structlog_quiet()
+    structlog_quiet(logging.WARNING)
 
     agent = Agent.load(str(model))
     return [await agent.parse_message(text) for text in texts]
 
 
-def structlog_quiet() -> None:
+def structlog_quiet(level: int) -> None:
     """Rasa 3.6 logs every parse at debug level through structlog."""
     import structlog
 
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging_level()))
-
-
-def logging_level() -> int:
-    import logging
-
-    return logging.WARNING
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(level))
 
 
 def evaluate_model(model: Path, cases: List[Case]) -> Scores:

@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Any, Dict, List, Text, Tuple
 
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
 from rasa.nlu.constants import (
     RESPONSE_SELECTOR_DEFAULT_INTENT,
     RESPONSE_SELECTOR_PREDICTION_KEY,
@@ -27,16 +26,18 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from scipy.sparse import csr_matrix
 
+from bot.nlu.classifiers import SparseLogisticRegression
+
 RANKING = 5
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
-class FaqResponseSelector(LogisticRegressionClassifier):
+class FaqResponseSelector(SparseLogisticRegression):
     """Logistic regression over faq/<topic> keys of one retrieval intent."""
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {**LogisticRegressionClassifier.get_default_config(), "retrieval_intent": "faq"}
+        return {**SparseLogisticRegression.get_default_config(), "retrieval_intent": "faq"}
 
     def _create_training_matrix(self, training_data: TrainingData) -> Tuple[csr_matrix, List[str]]:
         examples = [

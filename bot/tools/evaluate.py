@@ -131,15 +131,19 @@ def score(name: str, cases: List[Case], predictions: List[dict]) -> Scores:
 
 
 async def _parse_all(model: Path, texts: List[str]) -> List[dict]:
-    import logging
-
     from rasa.core.agent import Agent
+
+    quiet_logs()
+    agent = Agent.load(str(model))
+    return [await agent.parse_message(text) for text in texts]
+
+
+def quiet_logs() -> None:
+    """Warnings and errors only: a parse loop would otherwise log every message."""
+    import logging
 
     logging.getLogger().setLevel(logging.WARNING)
     structlog_quiet(logging.WARNING)
-
-    agent = Agent.load(str(model))
-    return [await agent.parse_message(text) for text in texts]
 
 
 def structlog_quiet(level: int) -> None:

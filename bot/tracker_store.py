@@ -1,0 +1,73 @@
+"""Rasa's SQL tracker store, same table and rows, less work per message.
+
+Per message Rasa reads the conversation and writes what is new. py-spy under
+load (docs/benchmarks.md) put 28% of a bot worker's CPU in the store, most of
+it not in the database:
+
+* reading built a full SQLAlchemy ORM object per event only to take its
+  `data` column: we select that column alone;
+* writing first re-ran the read query as a COUNT to find out how many events
+  are already stored, then inserted through the ORM's unit of work. A tracker
+  this store read knows that number already (the conversation lock is held
+  from read to write, so nobody else adds events in between): we keep it on
+  the tracker and insert the new rows in one statement. Trackers we did not
+  read (a new conversation, the HTTP API replacing events) still count.
+
+The schema, the JSON in `data` and the rows are exactly Rasa's: support tools,
+`rasa export` and a later switch back to `type: SQL` read them unchanged.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+from typing import Any, Dict, Optional, Text
+
+from rasa.core.tracker_store import SQLTrackerStore as RasaSQLTrackerStore
+from rasa.shared.core.events import Event
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import INTENT_NAME_KEY
+
+STORED = "_citylink_stored_events"  # tracker attribute: events of its session already in the table
+
+
+class SQLTrackerStore(RasaSQLTrackerStore):
+    """Drop-in for `type: SQL` (`type: bot.tracker_store.SQLTrackerStore`)."""
+
+    async def _retrieve(self, sender_id: Text,
+                        fetch_events_from_all_sessions: bool) -> Optional[DialogueStateTracker]:
+        with self.session_scope() as session:
+            query = self._event_query(session, sender_id, fetch_events_from_all_sessions)
+            events = [json.loads(data) for (data,) in query.with_entities(self.SQLEvent.data)]
+        if not (self.domain and events):
+            return None
+        tracker = DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
+        if not fetch_events_from_all_sessions:
+            setattr(tracker, STORED, len(events))
+        return tracker
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        """Insert the tracker's events that are not in the table yet."""
+        await self.stream_events(tracker)
+        with self.session_scope() as session:
+            stored = getattr(tracker, STORED, None)
+            if stored is None:
+                stored = self._event_query(session, tracker.sender_id,
+                                           fetch_events_from_all_sessions=False).count()
+            rows = [self._row(tracker.sender_id, event)
+                    for event in itertools.islice(tracker.events, stored, None)]
+            if rows:
+                session.execute(self.SQLEvent.__table__.insert(), rows)
+            session.commit()
+        setattr(tracker, STORED, len(tracker.events))
+
+    @staticmethod
+    def _row(sender_id: Text, event: Event) -> Dict[Text, Any]:
+        data = event.as_dict()
+        return {
+            "sender_id": sender_id,
+            "type_name": event.type_name,
+            "timestamp": data.get("timestamp"),
+            "intent_name": data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+            "action_name": data.get("name"),
+            "data": json.dumps(data),
+        }

@@ -23,14 +23,20 @@ fix keeps Rasa's behaviour; the tests in tests/test_server.py hold them to it.
 5. Every parse and prediction went through dask's scheduler:
    bot/graph_runner.py runs the same graph nodes in a precomputed order.
 6. `Event.resolve_by_type` walked all Event subclasses for every event read
-   from the tracker store; the class for each type name is remembered.
+   from the tracker store; the class for each type name is remembered. And
+   every tracker (one per read, several per prediction to replay the
+   conversation) copies all 29 slots with `copy.copy`, whose generic
+   reduce protocol was half of a tracker's construction: slots get a direct
+   shallow copy that builds the same object.
 7. Fair queueing: a worker interleaved every message it had accepted, so a
    message that calls a backend (four steps, each awaiting) waited behind
-   every other message at each step and the slowest fifth took 3-4 times the
-   median. Each worker now works on at most CITYLINK_MAX_INFLIGHT messages
-   (default 2: one computes while another waits for the action server) and
-   queues the rest first come, first served. Throughput is unchanged and p95
-   at 32 concurrent conversations halves (docs/benchmarks.md). 0 turns it off.
+   every other message at each step: at 32 concurrent conversations the
+   slowest 5% took over three times the median. Each worker now works on at
+   most CITYLINK_MAX_INFLIGHT messages (default 2: one computes while another
+   waits for the action server) and queues the rest first come, first served;
+   bot/worker_balance.py keeps the workers' queues equally long. Throughput
+   is unchanged and p95 at 32 conversations halves (docs/benchmarks.md).
+   CITYLINK_MAX_INFLIGHT=0 turns both off.
 
 Run as `python -m bot.server run ...` with the same arguments as `rasa`.
 """
@@ -42,7 +48,7 @@ import functools
 import json
 import os
 import sys
-from typing import Any, Awaitable, Callable, Dict, List, Tuple
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 
 # skops (it loads the logistic regression models) imports in ~1 s on its own
 # but ~6 s after TensorFlow has been imported: import it first (py-spy, cold start).
@@ -51,6 +57,8 @@ import ujson
 from jsonschema import Draft202012Validator
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+
+from bot.worker_balance import WorkerLoads, shed_when_overloaded
 
 
 def _event_validators(spec: Dict[str, Any]) -> Tuple[Draft202012Validator, Dict[str, Any]]:
@@ -182,28 +190,59 @@ def _event_class_lookup_cache() -> None:
     Event.resolve_by_type = staticmethod(resolve_by_type)
 
 
-def fair_queue(handle: Callable[..., Awaitable[Any]], limit: int) -> Callable[..., Awaitable[Any]]:
+def _slot_copy(slot: Any) -> Any:
+    """What `copy.copy` makes of a slot (a new object sharing the attributes), directly."""
+    new = object.__new__(type(slot))
+    new.__dict__.update(slot.__dict__)
+    return new
+
+
+def _fast_slot_copy() -> None:
+    from rasa.shared.core.slots import Slot
+
+    Slot.__copy__ = _slot_copy
+
+
+def fair_queue(handle: Callable[..., Awaitable[Any]], limit: int,
+               loads: Optional[WorkerLoads] = None) -> Callable[..., Awaitable[Any]]:
     """`handle`, running at most `limit` calls at once per event loop; the rest
-    wait their turn in arrival order."""
+    wait their turn in arrival order. `loads` counts the calls held."""
     gates: Dict[int, asyncio.Semaphore] = {}
 
     @functools.wraps(handle)
     async def queued(self: Any, message: Any) -> Any:
         gate = gates.setdefault(id(asyncio.get_running_loop()), asyncio.Semaphore(limit))
-        async with gate:
-            return await handle(self, message)
+        if loads:
+            loads.change(+1)
+        try:
+            async with gate:
+                return await handle(self, message)
+        finally:
+            if loads:
+                loads.change(-1)
 
     return queued
 
 
 def _fair_queueing() -> None:
+    import rasa.core.run
     from rasa.core.processor import MessageProcessor
 
     limit = int(os.environ.get("CITYLINK_MAX_INFLIGHT", "2"))
-    if limit > 0:
-        # Inside the conversation lock (Agent.handle_message takes it first), so a
-        # citizen's second message waiting for their first holds no place here.
-        MessageProcessor.handle_message = fair_queue(MessageProcessor.handle_message, limit)
+    if limit <= 0:
+        return
+    loads = WorkerLoads()  # before Sanic forks the workers, so they share it
+    # Inside the conversation lock (Agent.handle_message takes it first), so a
+    # citizen's second message waiting for their first holds no place here.
+    MessageProcessor.handle_message = fair_queue(MessageProcessor.handle_message, limit, loads)
+    configure_app = rasa.core.run.configure_app
+
+    def configure_balanced_app(*args: Any, **kwargs: Any) -> Any:
+        app = configure_app(*args, **kwargs)
+        shed_when_overloaded(app, loads)
+        return app
+
+    rasa.core.run.configure_app = configure_balanced_app
 
 
 def _sequential_graph_runner() -> None:
@@ -233,6 +272,7 @@ def apply() -> None:
     _fair_queueing()
     _sequential_graph_runner()
     _event_class_lookup_cache()
+    _fast_slot_copy()
     event.listen(Engine, "connect", _sqlite_wal)
     apply.done = True  # type: ignore[attr-defined]
 

@@ -1,6 +1,8 @@
 """The bot server's fixes keep Rasa's behaviour (bot/server.py says why each exists)."""
 import asyncio
+import copy
 import json
+from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
@@ -12,6 +14,7 @@ from rasa.shared.core.events import ActionExecuted, Event, SlotSet, UserUttered
 from bot import server
 
 server.apply()
+ROOT = Path(__file__).resolve().parents[1]
 
 REPLIES: List[Dict[str, Any]] = [
     {"events": [{"event": "slot", "name": "city", "value": "广州", "timestamp": None},
@@ -49,6 +52,19 @@ def test_event_types_resolve_to_the_same_classes_and_unknown_ones_still_fail():
     assert Event.resolve_by_type("no_such_event", default=SlotSet) is SlotSet
     with pytest.raises(ValueError):
         Event.resolve_by_type("no_such_event")
+
+
+def test_a_copied_slot_is_what_copy_copy_made_before():
+    from rasa.shared.core.domain import Domain
+
+    for slot in Domain.load(str(ROOT / "domain.yml")).slots:
+        slot.value = ["shared"]
+        copied = copy.copy(slot)
+        assert type(copied) is type(slot) and copied is not slot
+        assert copied.__dict__ == slot.__dict__
+        assert copied.value is slot.value  # shallow, as before
+        copied.value = "changed"
+        assert slot.value == ["shared"]
 
 
 def test_action_server_json_encoder_falls_back_for_what_ujson_cannot_encode():

@@ -18,10 +18,11 @@ export TRACKER_URL ?= sqlite:///$(CURDIR)/var/tracker.db
 export CITYSIM_URL ?= http://127.0.0.1:5080
 export LOCK_STORE_PATH ?= $(CURDIR)/var/locks.db
 
-NLU_SOURCES := config.yml domain.yml $(shell find data bot/gazetteer bot/nlu -name '*.yml' -o -name '*.py' 2>/dev/null | grep -v '/generated/')
+DATA_SOURCES := domain.yml $(shell find data -name '*.yml' 2>/dev/null | grep -v '/generated/')
+NLU_SOURCES := config.yml $(DATA_SOURCES) $(shell find bot/gazetteer bot/nlu -name '*.yml' -o -name '*.py' 2>/dev/null)
 RESOURCES := var/jieba/userdict.txt data/nlu/generated/lookups.yml
 
-.PHONY: all install resources train run shell test eval validate bench clean browser
+.PHONY: all install resources train run shell test eval validate bench clean browser postgres
 
 all: test
 
@@ -62,11 +63,17 @@ run: $(MODEL)
 shell: $(MODEL)
 	$(PY) -m bot.tools.stack shell
 
-test: $(MODEL) validate browser
+# The tracker store is also tested against a throwaway PostgreSQL server (tests/postgres.py).
+postgres:
+	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql)
+
+test: $(MODEL) validate browser postgres
 	$(PY) -m pytest -q
 
-# Rasa's stock Chinese pipeline on the same data, for comparison (~30 min on 2 cores).
-$(STOCK_MODEL): $(VENV)/.installed $(RESOURCES) $(NLU_SOURCES) configs/stock.yml
+# Rasa's stock Chinese pipeline on the same data, for comparison (~30 min on 2 cores,
+# always a full training so the recorded time is one). Our code is not an input.
+$(STOCK_MODEL): $(VENV)/.installed $(RESOURCES) $(DATA_SOURCES) configs/stock.yml
 	$(PY) -m bot.tools.evaluate --train-stock
 
 eval: $(MODEL) $(STOCK_MODEL)

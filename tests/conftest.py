@@ -58,3 +58,15 @@ def live_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
         stack.start(svc["bot"], timeout=300)
         yield LiveStack(f"http://127.0.0.1:{TEST_PORTS['bot_port']}",
                         f"http://127.0.0.1:{TEST_PORTS['citysim_port']}")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A throwaway PostgreSQL server (tests/postgres.py); yields its URL."""
+    from tests import postgres
+
+    try:
+        with postgres.server() as url:
+            yield url
+    except RuntimeError as missing:
+        pytest.fail(str(missing))

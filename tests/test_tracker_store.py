@@ -1,4 +1,5 @@
-"""Our SQL tracker store writes Rasa's rows, each event once, and endpoints.yml uses it."""
+"""Our SQL tracker store writes Rasa's rows, each event once, on SQLite and PostgreSQL,
+and endpoints.yml uses it."""
 import asyncio
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from rasa.utils.endpoints import read_endpoint_config
 
 from bot import server
 from bot.tracker_store import SQLTrackerStore
+from tests import postgres
 
 ROOT = Path(__file__).resolve().parents[1]
 DOMAIN = Domain.from_yaml("""
@@ -27,13 +29,19 @@ def run(coroutine):
     return asyncio.run(coroutine)
 
 
-@pytest.fixture
-def stores(tmp_path: Path):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def stores(request: pytest.FixtureRequest, tmp_path: Path):
+    """Ours and Rasa's store on one new database: a SQLite file or a PostgreSQL database."""
     server.apply()  # WAL and connection reuse, as in the bot
-    url = f"sqlite:///{tmp_path / 'tracker.db'}"
-    ours = SQLTrackerStore(DOMAIN, dialect="sqlite", host=url)
-    rasa = RasaSQLTrackerStore(DOMAIN, dialect="sqlite", host=url)
-    return ours, rasa
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'tracker.db'}"
+    else:
+        url = postgres.new_database(request.getfixturevalue("postgres_server"))
+    ours = SQLTrackerStore(DOMAIN, dialect=request.param, host=url)
+    rasa = RasaSQLTrackerStore(DOMAIN, dialect=request.param, host=url)
+    yield ours, rasa
+    for store in (ours, rasa):
+        store.engine.dispose()
 
 
 def turn(tracker: DialogueStateTracker, text: str, reply: str) -> None:

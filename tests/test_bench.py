@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import itertools
+import os
 from pathlib import Path
 
 import pytest
@@ -251,3 +252,26 @@ def test_plots_are_written(tmp_path: Path) -> None:
         paths = bench.plot(make_report(configs), tmp_path, "bench")
         assert [p.name for p in paths] == ["bench_latency.png", "bench_throughput.png"]
         assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in paths)
+
+
+def test_cpu_seconds_count_a_busy_child_in_the_tree_only() -> None:
+    import subprocess
+    import sys
+    import time
+
+    child = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        before_tree, before_own = bench.cpu_seconds(os.getpid()), bench.cpu_seconds(os.getpid(), tree=False)
+        time.sleep(0.5)
+        used_tree = bench.cpu_seconds(os.getpid()) - before_tree
+        used_own = bench.cpu_seconds(os.getpid(), tree=False) - before_own
+    finally:
+        child.kill()
+        child.wait()
+    assert used_tree > 0.2  # the child spun (on one of the cores) for most of the 0.5 s
+    assert used_own < used_tree
+
+
+def test_cpu_percent_is_per_core_over_the_interval() -> None:
+    shares = bench.cpu_percent({"bot": 10.0, "actions": 1.0}, {"bot": 25.0, "actions": 4.0}, 10.0)
+    assert shares == {"bot": 150.0, "actions": 30.0}

@@ -15,6 +15,8 @@ measures, in one run and on one otherwise idle machine:
   session with one pooled connection per citizen); throughput is successful
   answers completed inside the measurement window divided by its length.
   A warm-up precedes each window and is not counted;
+* CPU: the share of a core each process used during each level (bot,
+  action server, simulator, and this load generator), from /proc;
 * peak memory: the largest resident set (VmRSS, summed over the process and
   its children) of the bot, sampled from /proc every 0.2 s from spawn to
   stop, or the bot process's own VmHWM if that is larger.
@@ -457,6 +459,26 @@ def tree_rss_mb(root: int) -> float:
     return sum(_status_kb(pid, "VmRSS") for pid in process_tree(root)) / 1024
 
 
+def cpu_seconds(pid: int, tree: bool = True) -> float:
+    """User + system CPU time of a process (and, with `tree`, its live descendants)."""
+    total = 0
+    for member in process_tree(pid) if tree else [pid]:
+        try:
+            with open(f"/proc/{member}/stat", encoding="ascii", errors="replace") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime in clock ticks
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_percent(before: Dict[str, float], after: Dict[str, float], seconds: float) -> Dict[str, float]:
+    """Share of one core each process used between two `cpu_seconds` snapshots (200 = 2 cores)."""
+    return {name: round(100 * (after[name] - before.get(name, 0.0)) / seconds, 1)
+            for name in after if seconds > 0}
+
+
 class RssSampler(threading.Thread):
     """Samples the tree RSS of named processes; peaks overall and per phase."""
 
@@ -732,6 +754,12 @@ def bench_config(name: str, model: Path, settings: Settings, training: Dict[str,
                                        stderr=subprocess.STDOUT, start_new_session=True)
             stack.processes.append(process)
             sampler.add("bot", process.pid)
+
+            def cpu_snapshot() -> Dict[str, float]:
+                snapshot = {name: cpu_seconds(pid) for name, pid in sampler.roots.items()}
+                snapshot["load generator"] = cpu_seconds(os.getpid(), tree=False)
+                return snapshot
+
             result["cold_start"] = wait_first_answer(bot_url, process, started,
                                                      settings.startup_timeout, log_path)
             print(f"[{name}] first answer {result['cold_start']['seconds']:.1f} s after spawn",
@@ -748,8 +776,12 @@ def bench_config(name: str, model: Path, settings: Settings, training: Dict[str,
             for level in settings.levels:
                 tag = f"{name}-c{level}-{uuid.uuid4().hex[:6]}"
                 load_before = os.getloadavg()[0]
+                cpu_before, level_started = cpu_snapshot(), time.monotonic()
                 summary = asyncio.run(run_level(bot_url, level, settings.warmup, settings.duration,
                                                 settings.seed, settings.timeout, tag))
+                # Warm-up and window together: where the machine's two cores went.
+                summary["cpu_percent"] = cpu_percent(cpu_before, cpu_snapshot(),
+                                                     time.monotonic() - level_started)
                 summary["peak_rss_mb"] = {k: round(v, 1) for k, v in sampler.end_phase().items()}
                 summary["loadavg_1m_before"] = round(load_before, 2)
                 result["levels"][str(level)] = summary
@@ -758,6 +790,8 @@ def bench_config(name: str, model: Path, settings: Settings, training: Dict[str,
                       f"p50 {_fmt(lat['p50'])} p95 {_fmt(lat['p95'])} p99 {_fmt(lat['p99'])} ms, "
                       f"{summary['answered']} answered, {summary['errors']} errors, "
                       f"{summary['mismatches']} unexpected", flush=True)
+                print(f"[{name}]     CPU (% of one core): " + ", ".join(
+                    f"{k} {v:.0f}" for k, v in summary["cpu_percent"].items()), flush=True)
         finally:
             result["peak_rss_mb"] = sampler.stop()
     print(f"[{name}] peak RSS: " + ", ".join(f"{k} {v:.0f} MB" for k, v in result["peak_rss_mb"].items()),

@@ -7,7 +7,9 @@ message and event). See docs/wechat.md for connecting an account.
 WeChat waits 5 seconds for an answer and retries a POST up to three times, so
 each message becomes one *turn*, remembered by message id:
 
-* the bot runs once per turn, however often WeChat delivers the message;
+* the bot runs once per turn, however often WeChat delivers the message and
+  whichever of the bot's worker processes receives it (the turn is claimed in
+  state they share, bot/channels/wechat_state.py);
 * if the bot answers within ``reply_timeout`` the answer goes back in the
   HTTP reply (被动回复), otherwise the reply is empty ("success") and the
   answer follows through the customer-service API (客服消息);
@@ -20,6 +22,8 @@ import asyncio
 import logging
 import os
 import struct
+import time
+from pathlib import Path
 from dataclasses import dataclass, field, fields
 from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Set
 
@@ -44,6 +48,7 @@ from bot.channels.wechat_protocol import (
     verify_timestamp,
 )
 from bot.channels.wechat_render import render_messages, split_text
+from bot.channels.wechat_state import WeChatState
 
 logger = logging.getLogger(__name__)
 
@@ -59,9 +64,12 @@ ENVIRONMENT_OVERRIDES = {
     "app_id": "WECHAT_APP_ID",
     "app_secret": "WECHAT_APP_SECRET",
     "api_base_url": "WECHAT_API_BASE_URL",
+    "state_path": "WECHAT_STATE_PATH",
 }
-# Upper bound on remembered turns and button menus, so a flood cannot exhaust memory.
+# Upper bound on turns remembered in process memory, so a flood cannot exhaust it.
 CACHE_SIZE = 10_000
+# How often a retry reaching another worker looks whether the turn has settled.
+SETTLED_POLL_SECONDS = 0.05
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 
@@ -86,6 +94,9 @@ class WeChatConfig:
     menu_intents: Mapping[str, str] = field(default_factory=dict)
     # How long a numbered button menu stays answerable by its numbers.
     button_ttl: float = 1800.0
+    # Turn claims, menus and the access token, shared by the bot's worker
+    # processes (bot/channels/wechat_state.py); make run puts it in var/.
+    state_path: str = "var/wechat.db"
     send_attempts: int = 3
     retry_delay: float = 1.0
     api_timeout: float = 10.0
@@ -138,6 +149,7 @@ class WeChatInput(InputChannel):
             # secrets (a developer's, CI) must still be able to run the bot.
             logger.error("WECHAT_TOKEN is not set: the WeChat channel refuses every callback.")
         self._crypto = self._make_crypto(config)
+        self._state = WeChatState(Path(config.state_path))
         self._api = (
             WeChatAPI(
                 config.api_base_url,
@@ -146,6 +158,7 @@ class WeChatInput(InputChannel):
                 attempts=config.send_attempts,
                 retry_delay=config.retry_delay,
                 timeout=config.api_timeout,
+                state=self._state,
             )
             if config.app_id and config.app_secret
             else None
@@ -158,9 +171,11 @@ class WeChatInput(InputChannel):
             )
         # A replay passes the timestamp check for at most 2 × max_timestamp_age
         # after the original arrived (the sender's clock may be ahead by the
-        # full window), so turns are remembered that long.
-        self._turns: TTLCache = TTLCache(maxsize=CACHE_SIZE, ttl=2 * config.max_timestamp_age)
-        self._buttons: TTLCache = TTLCache(maxsize=CACHE_SIZE, ttl=config.button_ttl)
+        # full window), so turns are remembered that long: claimed in the
+        # shared state, and this process's own turns as futures that a retry
+        # reaching this process awaits.
+        self._turn_ttl = 2 * config.max_timestamp_age
+        self._turns: TTLCache = TTLCache(maxsize=CACHE_SIZE, ttl=self._turn_ttl)
         self._tasks: Set[asyncio.Task] = set()
 
     @staticmethod
@@ -282,10 +297,25 @@ class WeChatInput(InputChannel):
                 return UNSUPPORTED_REPLY
             if text is None:
                 return ""
+            if not self._state.claim_turn(key, self._turn_ttl):
+                return await self._settled_elsewhere(key)
             turn = asyncio.get_running_loop().create_future()
+            turn.add_done_callback(
+                lambda done: done.cancelled() or self._state.settle_turn(key, done.result()))
             self._turns[key] = turn
             self._start(self._run_turn(turn, message["FromUserName"], text, on_new_message))
         return await asyncio.shield(turn)
+
+    async def _settled_elsewhere(self, key: str) -> str:
+        """The reply of a turn another worker process runs, once it has settled on one.
+
+        It settles within ``reply_timeout`` (later answers go through the API);
+        if it has not by then, the worker is gone and WeChat gets no reply.
+        """
+        deadline = time.monotonic() + self.config.reply_timeout + 0.5
+        while (reply := self._state.turn_reply(key)) is None and time.monotonic() < deadline:
+            await asyncio.sleep(SETTLED_POLL_SECONDS)
+        return reply or ""
 
     def _event_text(self, message: Dict[str, str]) -> Optional[str]:
         """What the bot is told for an event, or None for events it does not care about."""
@@ -301,7 +331,7 @@ class WeChatInput(InputChannel):
         """The payload of the button whose number the user typed, else the text itself."""
         # int() also reads full-width digits (２), which Chinese keyboards often type.
         number = text.strip()
-        payloads: List[str] = self._buttons.get(openid, [])
+        payloads = self._state.menu(openid)
         if number.isdecimal() and 1 <= int(number) <= len(payloads):
             return payloads[int(number) - 1]
         return text
@@ -346,10 +376,7 @@ class WeChatInput(InputChannel):
             logger.exception("The bot failed on a WeChat message.")
             return [ERROR_REPLY]
         rendered = render_messages(output.messages)
-        if rendered.button_payloads:
-            self._buttons[openid] = rendered.button_payloads
-        else:
-            self._buttons.pop(openid, None)
+        self._state.set_menu(openid, rendered.button_payloads, self.config.button_ttl)
         return split_text(rendered.text)
 
     async def _push(self, openid: str, texts: List[str]) -> None:

@@ -2,8 +2,9 @@
 
 One access token is shared by every delivery: WeChat caps how often a token
 may be fetched per day and invalidates the previous token on each fetch, so it
-is cached, refreshed shortly before it expires, and fetched by one coroutine at
-a time behind a lock.
+is kept in the state shared by all bot workers (bot/channels/wechat_state.py),
+refreshed shortly before it expires, and fetched by one coroutine per process
+at a time behind a lock.
 
 Retries never send a message twice: a text is retried only when WeChat
 certainly did not take it (connection refused, "system busy", expired token).
@@ -17,9 +18,11 @@ import asyncio
 import json
 import logging
 import time
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, Sequence
 
 import aiohttp
+
+from bot.channels.wechat_state import WeChatState
 
 logger = logging.getLogger(__name__)
 
@@ -59,8 +62,11 @@ class WeChatAPI:
         attempts: int,
         retry_delay: float,
         timeout: float,
+        state: WeChatState,
     ) -> None:
         self._base_url = base_url.rstrip("/")
+        self._app_id = app_id
+        self._state = state
         self._credentials = {
             "grant_type": "client_credential",
             "appid": app_id,
@@ -69,8 +75,6 @@ class WeChatAPI:
         self._attempts = max(1, attempts)
         self._retry_delay = retry_delay
         self._timeout = aiohttp.ClientTimeout(total=timeout)
-        self._token: Optional[str] = None
-        self._refresh_at = 0.0
         self._lock = asyncio.Lock()
 
     async def send_texts(self, openid: str, texts: Sequence[str]) -> int:
@@ -133,25 +137,26 @@ class WeChatAPI:
         return False
 
     async def _access_token(self, session: aiohttp.ClientSession) -> str:
-        """The cached token, fetched anew when missing or near expiry; one fetch at a time."""
+        """The shared token, fetched anew when missing or near expiry; one fetch at a time."""
         async with self._lock:
-            if self._token is None or time.monotonic() >= self._refresh_at:
-                data = await self._call(
-                    session.get(self._base_url + TOKEN_PATH, params=self._credentials)
-                )
-                if not data.get("access_token"):
-                    raise WeChatAPIError(data.get("errcode"), data.get("errmsg"))
-                lifetime = float(data.get("expires_in", 7200))
-                self._token = str(data["access_token"])
-                self._refresh_at = (
-                    time.monotonic() + lifetime - min(REFRESH_MARGIN_SECONDS, lifetime / 2)
-                )
-            return self._token
+            stored = self._state.token(self._app_id)
+            if stored and time.time() < stored[1]:
+                return stored[0]
+            data = await self._call(
+                session.get(self._base_url + TOKEN_PATH, params=self._credentials)
+            )
+            if not data.get("access_token"):
+                raise WeChatAPIError(data.get("errcode"), data.get("errmsg"))
+            lifetime = float(data.get("expires_in", 7200))
+            token = str(data["access_token"])
+            self._state.save_token(
+                self._app_id, token, time.time() + lifetime - min(REFRESH_MARGIN_SECONDS, lifetime / 2)
+            )
+            return token
 
     def _forget(self, token: str) -> None:
         """Drop ``token`` after WeChat rejected it, unless another delivery already replaced it."""
-        if self._token == token:
-            self._token = None
+        self._state.forget_token(self._app_id, token)
 
     @staticmethod
     async def _call(request: Any) -> Dict[str, Any]:

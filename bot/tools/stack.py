@@ -79,6 +79,7 @@ def stack_environment(
         env["TRACKER_URL"] = f"sqlite:///{tracker_db}"
         env["CITYSIM_URL"] = f"http://127.0.0.1:{citysim_port}"
         env["LOCK_STORE_PATH"] = str(tracker_db.parent / "locks.db")
+        env["WECHAT_STATE_PATH"] = str(tracker_db.parent / "wechat.db")
     env.setdefault("PYTHONPATH", str(ROOT))
     env.setdefault("RASA_TELEMETRY_ENABLED", "false")
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -87,12 +88,11 @@ def stack_environment(
     env.setdefault("TRACKER_URL", f"sqlite:///{ROOT / 'var' / 'tracker.db'}")
     env.setdefault("CITYSIM_URL", f"http://127.0.0.1:{citysim_port}")
     env.setdefault("LOCK_STORE_PATH", str(ROOT / "var" / "locks.db"))
+    env.setdefault("WECHAT_STATE_PATH", str(ROOT / "var" / "wechat.db"))
     # One bot worker process per core: prediction is CPU-bound and Rasa runs it
-    # on the event loop (docs/benchmarks.md); the lock store makes this safe.
-    # The WeChat channel deduplicates WeChat's retries in process memory, so a
-    # deployment with WeChat configured keeps one worker (docs/wechat.md).
-    workers = 1 if env.get("WECHAT_TOKEN") else (os.cpu_count() or 1)
-    env.setdefault("SANIC_WORKERS", str(workers))
+    # on the event loop (docs/benchmarks.md). The lock store, the tracker store
+    # and the WeChat channel's state (WECHAT_STATE_PATH) are shared by all.
+    env.setdefault("SANIC_WORKERS", str(os.cpu_count() or 1))
     return env
 
 

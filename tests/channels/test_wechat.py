@@ -22,6 +22,7 @@ import secrets
 import socket
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, AsyncIterator, Awaitable, Callable, Dict, List, Optional, Tuple
 
 import aiohttp
@@ -279,11 +280,13 @@ _app_names = itertools.count()
 
 @pytest_asyncio.fixture
 async def start_channel(
-    wechat_api: FakeWeChatAPI, monkeypatch: pytest.MonkeyPatch
+    wechat_api: FakeWeChatAPI, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> AsyncIterator[StartChannel]:
     """Starts the channel in a real Sanic server; settings are its credentials.yml section.
 
     The API base URL points at the fake WeChat API and retries do not wait.
+    Channels started in one test share their state file, like the bot's
+    worker processes: two channels are two workers.
     """
     # Sanic rewrites its protocol class on each app's startup; test mode lets
     # several apps start in one process, as Sanic's own test client does.
@@ -298,6 +301,7 @@ async def start_channel(
             "app_secret": APP_SECRET,
             "api_base_url": f"http://127.0.0.1:{wechat_api.port}",
             "retry_delay": 0,
+            "state_path": str(tmp_path / "wechat.db"),
             **settings,
         }
         channel = WeChatInput(WeChatConfig.from_credentials(credentials, environ={}))
@@ -876,3 +880,73 @@ def test_split_text_cuts_an_overlong_line_between_characters() -> None:
     assert all(len(part.encode("utf-8")) <= TEXT_LIMIT_BYTES for part in parts)
     assert split_text("短消息\n\n第二段") == ["短消息\n\n第二段"]
     assert split_text("  \n ") == []
+
+
+# --------------------------------------------------------------------------- #
+# Several bot worker processes: two channels sharing one state file
+# --------------------------------------------------------------------------- #
+
+
+@pytest.mark.asyncio
+async def test_a_retry_reaching_another_worker_gets_the_same_reply_and_runs_nothing(
+    start_channel: StartChannel,
+) -> None:
+    bot = says("粤B12345 共 2 条违章。")
+    _, worker_a = await start_channel(bot)
+    _, worker_b = await start_channel(bot)
+    release = bot.hold()
+    body = text_xml("查违章粤B12345")
+    first = asyncio.ensure_future(worker_a.post(body))
+    await asyncio.sleep(0.1)
+    retry = asyncio.ensure_future(worker_b.post(body))
+    await asyncio.sleep(0.1)
+    assert not retry.done()  # waits for the worker running the turn to settle
+    release.set()
+    assert (await first).content == (await retry).content == "粤B12345 共 2 条违章。"
+    assert (await worker_b.post(body)).content == "粤B12345 共 2 条违章。"
+    assert bot.texts == ["查违章粤B12345"]
+
+
+@pytest.mark.asyncio
+async def test_a_slow_turn_is_answered_empty_by_every_worker_and_pushed_once(
+    start_channel: StartChannel, wechat_api: FakeWeChatAPI
+) -> None:
+    bot = says("您的居住证已办好，请到派出所领取。")
+    channel_a, worker_a = await start_channel(bot, reply_timeout=0.2)
+    _, worker_b = await start_channel(bot, reply_timeout=0.2)
+    release = bot.hold()
+    body = text_xml("居住证办好了吗")
+    assert (await worker_a.post(body)).text == "success"
+    assert (await worker_b.post(body)).text == "success"
+    release.set()
+    await channel_a.drain()
+    assert wechat_api.delivered == ["您的居住证已办好，请到派出所领取。"]
+    assert bot.texts == ["居住证办好了吗"]
+
+
+@pytest.mark.asyncio
+async def test_a_menu_shown_by_one_worker_is_answered_by_number_on_another(
+    start_channel: StartChannel,
+) -> None:
+    bot = FakeBot(lambda text: [{"text": "请选择", "buttons": MENU}] if text == "菜单"
+                  else [{"text": "好"}])
+    _, worker_a = await start_channel(bot)
+    _, worker_b = await start_channel(bot)
+    await worker_a.post(text_xml("菜单"))
+    await worker_b.post(text_xml("2"))
+    assert bot.texts == ["菜单", '/faq{"topic": "passport"}']
+
+
+@pytest.mark.asyncio
+async def test_workers_share_one_access_token(
+    start_channel: StartChannel, wechat_api: FakeWeChatAPI
+) -> None:
+    bot = says("您的居住证已办好，请到派出所领取。")
+    for text in ("居住证办好了吗", "护照呢"):  # one slow turn on each worker, one after the other
+        channel, worker = await start_channel(bot, reply_timeout=0.2)
+        release = bot.hold()
+        assert (await worker.post(text_xml(text))).text == "success"
+        release.set()
+        await channel.drain()
+    assert wechat_api.delivered == ["您的居住证已办好，请到派出所领取。"] * 2
+    assert wechat_api.token_fetches == 1

@@ -1,0 +1,113 @@
+"""What the WeChat channel remembers, shared by every bot worker process.
+
+The bot runs one worker process per core. WeChat's retry of a message, the
+number a user types to pick a button, and the next customer-service send can
+each reach a different worker than the one before, so three things live in one
+SQLite file (the lock store's directory by default) instead of in process
+memory:
+
+* turns: which worker runs the bot for a message id, and the passive reply it
+  settled on. The first worker to claim a message runs it; a retry reaching
+  another worker answers with the same reply once it is settled;
+* menus: the payloads of a user's last numbered button menu;
+* the access token: WeChat invalidates the previous token on each fetch, so
+  workers share one instead of each fetching (and revoking) their own. Two
+  workers refreshing at the same moment fetch twice, which is harmless: WeChat
+  keeps the previous token valid for five minutes after a refresh.
+
+Each entry expires; expired rows are deleted as new ones are written.
+Connections are opened per process (the channel is built before the workers
+fork, and an SQLite connection must not cross a fork).
+"""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from pathlib import Path
+from typing import List, Optional, Tuple
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS wechat_turns (key TEXT PRIMARY KEY, expires REAL NOT NULL,
+                                         reply TEXT);
+CREATE TABLE IF NOT EXISTS wechat_menus (openid TEXT PRIMARY KEY, payloads TEXT NOT NULL,
+                                         expires REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS wechat_tokens (app_id TEXT PRIMARY KEY, token TEXT NOT NULL,
+                                          refresh_at REAL NOT NULL);
+"""
+
+
+class WeChatState:
+    """Turn claims, button menus and the access token in one SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._connection: Optional[sqlite3.Connection] = None
+        self._pid = 0
+
+    def _db(self) -> sqlite3.Connection:
+        if self._connection is None or self._pid != os.getpid():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            connection = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+            for attempt in range(50):  # workers starting together race for the WAL switch
+                try:
+                    connection.execute("PRAGMA journal_mode=WAL")
+                    break
+                except sqlite3.OperationalError:
+                    time.sleep(0.1 * (attempt + 1))
+            connection.execute("PRAGMA synchronous=NORMAL")
+            connection.executescript(SCHEMA)
+            self._connection, self._pid = connection, os.getpid()
+        return self._connection
+
+    def claim_turn(self, key: str, ttl: float) -> bool:
+        """True for the first caller with this message key (in any process) within `ttl`."""
+        now = time.time()
+        db = self._db()
+        db.execute("DELETE FROM wechat_turns WHERE expires < ?", (now,))
+        cursor = db.execute("INSERT OR IGNORE INTO wechat_turns VALUES (?, ?, NULL)",
+                            (key, now + ttl))
+        return cursor.rowcount == 1
+
+    def settle_turn(self, key: str, reply: str) -> None:
+        """The passive reply the claiming worker gave ("" for none)."""
+        self._db().execute("UPDATE wechat_turns SET reply = ? WHERE key = ?", (reply, key))
+
+    def turn_reply(self, key: str) -> Optional[str]:
+        """The settled passive reply of a claimed turn; None while it is still running."""
+        row = self._db().execute("SELECT reply FROM wechat_turns WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def menu(self, openid: str) -> List[str]:
+        """The payloads of the user's last numbered menu, if it has not expired."""
+        row = self._db().execute(
+            "SELECT payloads FROM wechat_menus WHERE openid = ? AND expires >= ?",
+            (openid, time.time()),
+        ).fetchone()
+        return json.loads(row[0]) if row else []
+
+    def set_menu(self, openid: str, payloads: List[str], ttl: float) -> None:
+        """Remember the user's menu; an empty one forgets it."""
+        now = time.time()
+        db = self._db()
+        db.execute("DELETE FROM wechat_menus WHERE openid = ? OR expires < ?", (openid, now))
+        if payloads:
+            db.execute("INSERT INTO wechat_menus VALUES (?, ?, ?)",
+                       (openid, json.dumps(payloads, ensure_ascii=False), now + ttl))
+
+    def token(self, app_id: str) -> Optional[Tuple[str, float]]:
+        """The shared access token and when to refresh it (Unix time), if one is stored."""
+        row = self._db().execute(
+            "SELECT token, refresh_at FROM wechat_tokens WHERE app_id = ?", (app_id,)
+        ).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def save_token(self, app_id: str, token: str, refresh_at: float) -> None:
+        self._db().execute("INSERT OR REPLACE INTO wechat_tokens VALUES (?, ?, ?)",
+                           (app_id, token, refresh_at))
+
+    def forget_token(self, app_id: str, token: str) -> None:
+        """Drop `token` after WeChat rejected it, unless it was already replaced."""
+        self._db().execute("DELETE FROM wechat_tokens WHERE app_id = ? AND token = ?",
+                           (app_id, token))

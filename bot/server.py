@@ -212,13 +212,13 @@ def fair_queue(handle: Callable[..., Awaitable[Any]], limit: int,
     @functools.wraps(handle)
     async def queued(self: Any, message: Any) -> Any:
         gate = gates.setdefault(id(asyncio.get_running_loop()), asyncio.Semaphore(limit))
-        if loads:
+        if loads is not None:
             loads.change(+1)
         try:
             async with gate:
                 return await handle(self, message)
         finally:
-            if loads:
+            if loads is not None:
                 loads.change(-1)
 
     return queued

@@ -275,3 +275,17 @@ def test_cpu_seconds_count_a_busy_child_in_the_tree_only() -> None:
 def test_cpu_percent_is_per_core_over_the_interval() -> None:
     shares = bench.cpu_percent({"bot": 10.0, "actions": 1.0}, {"bot": 25.0, "actions": 4.0}, 10.0)
     assert shares == {"bot": 150.0, "actions": 30.0}
+
+
+def test_training_says_it_is_still_going(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture) -> None:
+    import subprocess
+    import sys
+
+    popen = subprocess.Popen
+    monkeypatch.setattr(bench, "TRAINING_PROGRESS_SECONDS", 0.1)
+    monkeypatch.setattr(subprocess, "Popen", lambda command, **kwargs: popen(
+        [sys.executable, "-c", "import time; time.sleep(0.35)"], **kwargs))  # a slow "rasa train"
+    result = bench.train("config.yml", tmp_path, "ours", dict(os.environ), tmp_path / "train.log")
+    assert capsys.readouterr().out.count("still training") >= 2
+    assert result["seconds"] >= 0.3 and result["source"] == "measured"

@@ -63,6 +63,7 @@ CONFIGS = {
     "stock": {"config": "configs/stock.yml", "model": "models/stock.tar.gz"},
 }
 REST_PATH = "/webhooks/rest/webhook"
+TRAINING_PROGRESS_SECONDS = 60
 COLD_START_MESSAGE = "你好"
 
 
@@ -540,14 +541,20 @@ def train(config: str, out_dir: Path, name: str, env: Dict[str, str], log: Path)
     command = [str(Path(sys.executable).parent / "rasa"), "train", "--config", config,
                "--domain", "domain.yml", "--data", "data", "--out", str(out_dir),
                "--fixed-model-name", name, "--force"]
-    print(f"[{name}] training: {' '.join(command[1:])}", flush=True)
+    print(f"[{name}] training: {' '.join(command[1:])} (Rasa's output: {log})", flush=True)
     started = time.monotonic()
     with open(log, "ab") as out:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out,
                                    stderr=subprocess.STDOUT, start_new_session=True)
         sampler = RssSampler({"train": process.pid}, interval=0.5)
         sampler.start()
-        code = process.wait()
+        while True:  # stock takes a quarter of an hour or more: say it is still going
+            try:
+                code = process.wait(timeout=TRAINING_PROGRESS_SECONDS)
+                break
+            except subprocess.TimeoutExpired:
+                print(f"[{name}]   still training, {(time.monotonic() - started) / 60:.0f} min",
+                      flush=True)
     seconds = time.monotonic() - started
     peaks = sampler.stop()
     if code != 0:

@@ -234,7 +234,13 @@ class ServiceForm(FormValidationAction):
     async def validate_city(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
-        return {"city": replies.served_city_or_explain(value, dispatcher)}
+        """A served city; a switch in the middle of the form is acknowledged before the
+        form asks its next question, so the citizen knows the answer will be for it."""
+        city = replies.served_city_or_explain(value, dispatcher)
+        before = _value_before_latest_message(tracker, "city")
+        if city and before and city != before:
+            dispatcher.utter_message(text=f"好的，已切换到{city}。")
+        return {"city": city}
 
     async def validate_confirmed(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -244,6 +250,13 @@ class ServiceForm(FormValidationAction):
             dispatcher.utter_message(text=self.declined_text)
             return {"confirmed": None, "requested_slot": None}
         return {"confirmed": True}
+
+
+def _value_before_latest_message(tracker: Tracker, slot: str) -> Any:
+    """The slot's value before the citizen's latest message set anything."""
+    events = list(tracker.events)
+    last_user = max((i for i, e in enumerate(events) if e.get("event") == "user"), default=len(events))
+    return _latest_value(events[:last_user], slot, None)
 
 
 def _latest_value(events: List[EventType], slot: str, default: Any) -> Any:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import time
@@ -238,7 +239,7 @@ def main() -> None:
                                         "entity_precision", "entity_recall", "entity_f1")})
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "comparison.json").write_text(json.dumps(comparison, indent=2), encoding="utf-8")
-    print(f"\nHeld-out set: {args.heldout.relative_to(ROOT)} ({len(cases)} examples)")
+    print(f"\nHeld-out set: {os.path.relpath(args.heldout.resolve(), ROOT)} ({len(cases)} examples)")
     for s in rows:
         print(summary_line(s))
     for s in rows:

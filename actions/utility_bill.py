@@ -9,6 +9,7 @@ paid.
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
@@ -187,6 +188,7 @@ class ValidateBillForm(ServiceForm):
 class ValidatePayBillForm(ValidateBillForm):
     form = "pay_bill_form"
     final_slots = ["confirmed"]
+    transient_slots = ["confirmed", "bill_amount"]
 
     def account_found(self, account: UtilityAccount, dispatcher: CollectingDispatcher) -> Dict[Text, Any]:
         """Nothing due: say so and end the form instead of asking for a confirmation."""
@@ -250,7 +252,7 @@ class ActionAskPayBillFormConfirmed(Action):
             f"应缴 {arrears_text(account)}。",
             buttons=replies.CONFIRM_BUTTONS,
         )
-        return []
+        return [SlotSet("bill_amount", str(account.arrears))]  # what the payment must match
 
 
 class ActionPayBill(Action):
@@ -260,12 +262,15 @@ class ActionPayBill(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
-        done: List[EventType] = [SlotSet("confirmed", None)]
+        done: List[EventType] = [SlotSet("confirmed", None), SlotSet("bill_amount", None)]
         city, utility_type, number = (tracker.get_slot(s) for s in ACCOUNT_SLOTS)
         if tracker.get_slot("confirmed") is not True or not (city and utility_type and number):
             return done
+        # The backend refuses if the bill is no longer the sum the citizen confirmed.
+        confirmed_amount = tracker.get_slot("bill_amount")
         try:
             paid = await call(client(city).pay, number,
+                              Decimal(confirmed_amount) if confirmed_amount else None,
                               idempotency_key=idempotency_key(tracker, city, number))
         except BackendError as error:
             explain(error, dispatcher)

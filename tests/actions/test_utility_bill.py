@@ -174,6 +174,30 @@ def test_confirmation_cannot_be_asked_when_the_company_is_down(city_backends):
     assert slot_events(events)["requested_slot"] is None
 
 
+def test_the_confirmed_amount_is_kept_for_the_payment(city_backends):
+    events, _ = run_action(ActionAskPayBillFormConfirmed(),
+                           make_tracker({**GZ, "account_number": TWO_MONTHS}))
+    assert float(slot_events(events)["bill_amount"]) == arrears(TWO_MONTHS)
+
+
+def test_a_bill_that_changed_since_the_confirmation_is_not_paid(city_backends):
+    due = arrears(ONE_MONTH)
+    tracker = make_tracker({**GZ, "account_number": ONE_MONTH, "confirmed": True,
+                            "bill_amount": "0.01"})  # what the citizen saw and confirmed
+    events, messages = run_action(ActionPayBill(), tracker)
+    assert "缴费金额与账单不符" in texts(messages) and yuan(due) in texts(messages)
+    assert "缴费成功" not in texts(messages) and arrears(ONE_MONTH) == due
+    assert slot_events(events)["bill_amount"] is None
+
+
+def test_the_confirmed_amount_is_what_is_paid(city_backends):
+    due = arrears(ONE_MONTH)
+    tracker = make_tracker({**GZ, "account_number": ONE_MONTH, "confirmed": True,
+                            "bill_amount": str(due)})
+    _, messages = run_action(ActionPayBill(), tracker)
+    assert f"{yuan(due)}已缴纳" in texts(messages) and arrears(ONE_MONTH) == 0
+
+
 def test_no_means_nothing_is_paid(city_backends):
     tracker = form_turn({**GZ, "account_number": ONE_MONTH}, {"confirmed": False}, "confirmed")
     events, messages = run_action(ValidatePayBillForm(), tracker)

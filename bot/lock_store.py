@@ -11,9 +11,7 @@ and the write separately).
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator, Optional, Text
@@ -22,25 +20,15 @@ from rasa.core.lock import TicketLock
 from rasa.core.lock_store import LOCK_LIFETIME, LockError, LockStore
 from rasa.utils.endpoints import EndpointConfig
 
+from bot.sqlite_shared import ProcessConnection
+
 DEFAULT_PATH = "var/locks.db"
 
 
-def _set_up(connection: sqlite3.Connection, attempts: int = 100) -> None:
-    """WAL mode and the table. Workers start together, and switching the journal
-    mode ignores the busy timeout, so a locked database is retried here."""
-    for attempt in range(attempts):
-        try:
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=NORMAL")
-            connection.execute(
-                "CREATE TABLE IF NOT EXISTS conversation_lock "
-                "(conversation_id TEXT PRIMARY KEY, lock TEXT NOT NULL)"
-            )
-            return
-        except sqlite3.OperationalError:
-            if attempt == attempts - 1:
-                raise
-            time.sleep(0.05)
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS conversation_lock "
+    "(conversation_id TEXT PRIMARY KEY, lock TEXT NOT NULL)"
+)
 
 
 class SQLiteLockStore(LockStore):
@@ -49,18 +37,12 @@ class SQLiteLockStore(LockStore):
     def __init__(self, endpoint_config: Optional[EndpointConfig] = None, path: Optional[str] = None):
         kwargs = endpoint_config.kwargs if endpoint_config else {}
         self.path = Path(path or kwargs.get("path") or DEFAULT_PATH)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._connection: Optional[sqlite3.Connection] = None
-        self._pid = 0
+        self._connection = ProcessConnection(self.path, SCHEMA)
 
     @property
     def connection(self) -> sqlite3.Connection:
         """One connection per process (worker processes are forked)."""
-        if self._connection is None or self._pid != os.getpid():
-            connection = sqlite3.connect(self.path, timeout=10, isolation_level=None)
-            _set_up(connection)
-            self._connection, self._pid = connection, os.getpid()
-        return self._connection
+        return self._connection.get()
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:

@@ -15,18 +15,19 @@ memory:
   workers refreshing at the same moment fetch twice, which is harmless: WeChat
   keeps the previous token valid for five minutes after a refresh.
 
-Each entry expires; expired rows are deleted as new ones are written.
-Connections are opened per process (the channel is built before the workers
-fork, and an SQLite connection must not cross a fork).
+Each entry expires; expired rows are deleted as new ones are written. The
+file is opened per process (bot/sqlite_shared.py): the channel is built before
+the workers fork.
 """
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import time
 from pathlib import Path
 from typing import List, Optional, Tuple
+
+from bot.sqlite_shared import ProcessConnection
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS wechat_turns (key TEXT PRIMARY KEY, expires REAL NOT NULL,
@@ -43,23 +44,10 @@ class WeChatState:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self._connection: Optional[sqlite3.Connection] = None
-        self._pid = 0
+        self._connection = ProcessConnection(self.path, SCHEMA)
 
     def _db(self) -> sqlite3.Connection:
-        if self._connection is None or self._pid != os.getpid():
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            connection = sqlite3.connect(self.path, timeout=10, isolation_level=None)
-            for attempt in range(50):  # workers starting together race for the WAL switch
-                try:
-                    connection.execute("PRAGMA journal_mode=WAL")
-                    break
-                except sqlite3.OperationalError:
-                    time.sleep(0.1 * (attempt + 1))
-            connection.execute("PRAGMA synchronous=NORMAL")
-            connection.executescript(SCHEMA)
-            self._connection, self._pid = connection, os.getpid()
-        return self._connection
+        return self._connection.get()
 
     def claim_turn(self, key: str, ttl: float) -> bool:
         """True for the first caller with this message key (in any process) within `ttl`."""

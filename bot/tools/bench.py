@@ -434,20 +434,23 @@ def _status_kb(pid: int, field_name: str) -> int:
     return 0
 
 
+def _stat_fields(pid: int) -> Optional[List[str]]:
+    """/proc/<pid>/stat after the command name: state, ppid, …, utime, stime, … (None if gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    return stat[stat.rindex(")") + 2:].split()  # the name may contain spaces and parentheses
+
+
 def process_tree(root: int) -> List[int]:
     """root and all its descendants (by parent pid)."""
     children: Dict[int, List[int]] = {}
     for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        # pid (comm) state ppid …; comm may contain spaces and parentheses.
-        ppid = int(stat[stat.rindex(")") + 2:].split()[1])
-        children.setdefault(ppid, []).append(int(entry))
+        fields = _stat_fields(int(entry)) if entry.isdigit() else None
+        if fields is not None:
+            children.setdefault(int(fields[1]), []).append(int(entry))
     tree, todo = [], [root]
     while todo:
         pid = todo.pop()
@@ -464,13 +467,9 @@ def cpu_seconds(pid: int, tree: bool = True) -> float:
     """User + system CPU time of a process (and, with `tree`, its live descendants)."""
     total = 0
     for member in process_tree(pid) if tree else [pid]:
-        try:
-            with open(f"/proc/{member}/stat", encoding="ascii", errors="replace") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        total += int(fields[11]) + int(fields[12])  # utime, stime in clock ticks
+        fields = _stat_fields(member)
+        if fields is not None:
+            total += int(fields[11]) + int(fields[12])  # utime, stime in clock ticks
     return total / os.sysconf("SC_CLK_TCK")
 
 

@@ -19,7 +19,7 @@ export CITYSIM_URL ?= http://127.0.0.1:5080
 export LOCK_STORE_PATH ?= $(CURDIR)/var/locks.db
 
 DATA_SOURCES := domain.yml $(shell find data -name '*.yml' 2>/dev/null | grep -v '/generated/')
-NLU_SOURCES := config.yml $(DATA_SOURCES) $(shell find bot/gazetteer bot/nlu -name '*.yml' -o -name '*.py' 2>/dev/null)
+NLU_SOURCES := config.yml $(DATA_SOURCES) $(shell find common bot/nlu -name '*.yml' -o -name '*.py' 2>/dev/null)
 RESOURCES := var/jieba/userdict.txt data/nlu/generated/lookups.yml
 
 .PHONY: all install resources train run shell test eval validate bench clean browser postgres
@@ -35,8 +35,8 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
 
 install: $(VENV)/.installed
 
-$(RESOURCES) &: $(VENV)/.installed $(shell find bot/gazetteer -type f) bot/tools/build_nlu_resources.py bot/nlu/normalizer.py
-	$(PY) -m bot.tools.build_nlu_resources
+$(RESOURCES) &: $(VENV)/.installed $(shell find common/gazetteer -type f) tools/build_nlu_resources.py common/normalizer.py
+	$(PY) -m tools.build_nlu_resources
 	touch $(RESOURCES)
 
 resources: $(RESOURCES)
@@ -55,13 +55,13 @@ $(MODEL): $(VENV)/.installed $(RESOURCES) $(NLU_SOURCES)
 train: $(MODEL)
 
 validate: $(VENV)/.installed $(RESOURCES)
-	$(PY) -m bot.tools.validate
+	$(PY) -m tools.validate
 
 run: $(MODEL)
-	$(PY) -m bot.tools.stack run
+	$(PY) -m tools.stack run
 
 shell: $(MODEL)
-	$(PY) -m bot.tools.stack shell
+	$(PY) -m tools.stack shell
 
 # The tracker store is also tested against a throwaway PostgreSQL server (tests/postgres.py).
 postgres:
@@ -74,14 +74,14 @@ test: $(MODEL) validate browser postgres
 # Rasa's stock Chinese pipeline on the same data, for comparison (~30 min on 2 cores,
 # always a full training so the recorded time is one). Our code is not an input.
 $(STOCK_MODEL): $(VENV)/.installed $(RESOURCES) $(DATA_SOURCES) configs/stock.yml
-	$(PY) -m bot.tools.evaluate --train-stock
+	$(PY) -m tools.evaluate --train-stock
 
 eval: $(MODEL) $(STOCK_MODEL)
-	$(PY) -m bot.tools.evaluate --model $(MODEL) --stock
+	$(PY) -m tools.evaluate --model $(MODEL) --stock
 
 # Speed, ours vs stock (docs/benchmarks.md). BENCH_ARGS=--quick for a smoke run.
 bench: $(VENV)/.installed $(RESOURCES)
-	$(PY) -m bot.tools.bench $(BENCH_ARGS)
+	$(PY) -m tools.bench $(BENCH_ARGS)
 
 clean:
 	rm -rf models results var data/nlu/generated

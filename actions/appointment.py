@@ -26,8 +26,8 @@ from actions.backends import call, client_for, idempotency_key
 from actions.clients.base import BackendError, RequestRejected
 from actions.clients.hospital import Appointment, Hospital, HospitalClient, Slot
 from actions.forms import ServiceForm
-from bot import gazetteer
-from bot.nlu import codes, dates
+from common import gazetteer
+from common import codes, dates
 
 PERIOD_NAMES = {"morning": "上午", "afternoon": "下午", "evening": "晚上"}
 WEEKDAY_NAMES = "一二三四五六日"

@@ -13,7 +13,7 @@ from typing import Any, Callable, Optional, Type, TypeVar
 from rasa_sdk import Tracker
 
 from actions.clients.base import BaseClient
-from bot import registry
+from common import registry
 
 C = TypeVar("C", bound=BaseClient)
 T = TypeVar("T")

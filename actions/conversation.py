@@ -11,8 +11,8 @@ from rasa_sdk.types import DomainDict
 
 from actions import replies
 from actions.forms import SERVICE_FORMS
-from bot import gazetteer, registry
-from bot.nlu import codes, dates
+from common import gazetteer, registry
+from common import codes, dates
 
 
 class ValidateSlotMappings(ValidationAction):

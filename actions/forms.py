@@ -19,7 +19,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import replies
-from bot import registry
+from common import registry
 
 MAX_FAILURES = 3
 # Questions answered inline while a form waits for its slot.

@@ -1,7 +1,7 @@
 """12345 hotline: report a problem to the city, follow up on its ticket.
 
 Citizens describe problems in their own words. The hotline dispatches by
-category, which is inferred from keywords (bot/hotline_categories.yml, per
+category, which is inferred from keywords (actions/hotline_categories.yml, per
 city where a city sorts differently) and shown with the rest of the report
 for confirmation before anything is filed. Tickets are looked up by number,
 or, when the citizen has forgotten it, by the phone number they left.
@@ -25,10 +25,10 @@ from actions.backends import call, client_for, idempotency_key
 from actions.clients.base import BackendError, RequestRejected
 from actions.clients.hotline import HotlineClient, Ticket
 from actions.forms import FAILURES_SLOT, SIDE_CONFIDENCE, ServiceForm
-from bot import gazetteer, registry
-from bot.nlu import codes
+from common import gazetteer, registry
+from common import codes
 
-CATEGORIES_FILE = Path(__file__).resolve().parents[1] / "bot" / "hotline_categories.yml"
+CATEGORIES_FILE = Path(__file__).with_name("hotline_categories.yml")
 OTHER_CATEGORY = "其他"
 CLOSED = "已办结"
 MAX_DESCRIPTION = 500  # the hotline refuses longer descriptions

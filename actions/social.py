@@ -26,8 +26,8 @@ from actions.backends import call, client_for
 from actions.clients.base import BackendError, RequestRejected
 from actions.clients.social import AccessToken, HousingFund, InsuranceRecord, SocialClient
 from actions.forms import ServiceForm
-from bot.nlu import codes, dates
-from bot.nlu.normalizer import normalise_surface
+from common import codes, dates
+from common.normalizer import normalise_surface
 
 OTP_SLOT = "otp_code"
 TOKEN_SLOT = "identity_token"

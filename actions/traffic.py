@@ -22,8 +22,8 @@ from actions.clients.base import BackendError, RequestRejected
 from actions.clients.restriction import Restriction, RestrictionClient
 from actions.clients.traffic import RoadStatus, TrafficClient
 from actions.forms import ServiceForm
-from bot import gazetteer, registry
-from bot.nlu import dates
+from common import gazetteer, registry
+from common import dates
 
 CONGESTED = {"拥堵", "严重拥堵"}
 RELATIVE_DAYS = {0: "今天", 1: "明天", 2: "后天"}

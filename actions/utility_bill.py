@@ -22,7 +22,7 @@ from actions.backends import call, client_for, idempotency_key
 from actions.clients.base import BackendError, RequestRejected
 from actions.clients.utility import Bill, UtilityAccount, UtilityClient
 from actions.forms import ServiceForm
-from bot import gazetteer
+from common import gazetteer
 
 SERVICE = "utility"
 ACCOUNT_SLOTS = ("city", "utility_type", "account_number")

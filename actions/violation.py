@@ -17,8 +17,8 @@ from actions.backends import call, client_for, idempotency_key
 from actions.clients.base import BackendError, RequestRejected
 from actions.clients.violation import VehicleViolations, Violation, ViolationClient
 from actions.forms import ServiceForm
-from bot import gazetteer, registry
-from bot.nlu import codes
+from common import gazetteer, registry
+from common import codes
 
 PAY_BUTTON = {"title": "缴纳罚款", "payload": "/pay_fine"}
 

@@ -9,7 +9,7 @@ from typing import Any, Dict, Iterator, Optional
 
 import pytest
 
-from bot.tools.stack import ROOT, Stack, services, stack_environment
+from tools.stack import ROOT, Stack, services, stack_environment
 
 # CITYLINK_TEST_PORT_BASE lets two test runs on one machine use different ports.
 _BASE = int(os.environ.get("CITYLINK_TEST_PORT_BASE", "15000"))

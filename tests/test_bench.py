@@ -1,4 +1,4 @@
-"""The statistics and report code of `make bench` (bot/tools/bench.py).
+"""The statistics and report code of `make bench` (tools/bench.py).
 
 No stack and no timing: synthetic samples with fixed timestamps only. The
 benchmark itself runs with `make bench`, never in the test suite.
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.tools import bench
-from bot.tools.bench import Sample
+from tools import bench
+from tools.bench import Sample
 
 
 def test_percentile_interpolates_like_numpy() -> None:
@@ -170,7 +170,7 @@ def test_format_table_and_markdown() -> None:
 
 def make_report(configs: dict, levels=(1, 8, 32)) -> dict:
     settings = bench.Settings(list(levels), 60, 10, 1, 60, bench.Ports.from_base(25000), Path("/tmp"))
-    return bench.build_report(configs, settings, ["python", "-m", "bot.tools.bench"],
+    return bench.build_report(configs, settings, ["python", "-m", "tools.bench"],
                               {"nproc": "2"}, {"commit": "0" * 40, "dirty": False},
                               "2024-01-01T00:00:00+00:00", 12.3)
 

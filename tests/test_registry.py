@@ -5,7 +5,7 @@ import pytest
 
 from actions.conversation import ActionAnswerFaq, ActionSetCity
 from actions.forms import ServiceForm
-from bot import registry
+from common import registry
 from tests.actions.conftest import make_tracker, run_action, slot_events, texts
 
 FIXTURE = Path(__file__).parent / "fixtures" / "registry"

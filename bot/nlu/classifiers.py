@@ -2,7 +2,7 @@
 
 `LogisticRegressionClassifier` is the right model (docs/benchmarks.md) but, per
 message, it spent 2.8 of the 4 ms a parse took on bookkeeping rather than on
-the model (`python -m bot.tools.profile_nlu`):
+the model (`python -m tools.profile_nlu`):
 
 * building the feature row: Rasa deep-copies the message's sequence *and*
   sentence features, hstacks them one featurizer at a time, then hstacks and

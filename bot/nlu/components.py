@@ -15,9 +15,9 @@ from rasa.shared.nlu.constants import ENTITIES, ENTITY_ATTRIBUTE_END, ENTITY_ATT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot import gazetteer
+from common import gazetteer
 from bot.nlu import extractors
-from bot.nlu.normalizer import Normalised, normalise, original_to_normalised
+from common.normalizer import Normalised, normalise, original_to_normalised
 
 ORIGINAL_TEXT = "original_text"
 OFFSETS = "normalised_to_original_offsets"

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Dict, List, Optional, Tuple
 
-from bot import gazetteer
-from bot.nlu import codes, dates
-from bot.nlu.normalizer import normalise_surface
+from common import gazetteer
+from common import codes, dates
+from common.normalizer import normalise_surface
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,9 @@ import pytest
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot import registry
-from bot.citysim.server import BackgroundServer
-from bot.citysim.testing import citysim, citysim_db  # noqa: F401  (fixtures)
+from common import registry
+from citysim.server import BackgroundServer
+from citysim.testing import citysim, citysim_db  # noqa: F401  (fixtures)
 
 
 def make_tracker(
@@ -67,7 +67,7 @@ def texts(messages: List[Dict[str, Any]]) -> str:
 def _load_domain() -> Dict[str, Any]:
     import yaml
 
-    from bot.tools.stack import ROOT
+    from tools.stack import ROOT
 
     return yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
 

@@ -26,7 +26,7 @@ from actions.appointment import (
     today,
 )
 from actions.clients.hospital import HospitalClient
-from bot.nlu.codes import id_check_char
+from common.codes import id_check_char
 from tests.actions.conftest import make_tracker, run_action, slot_events, texts
 
 GZ_CHILDREN = "广州市妇女儿童医疗中心"

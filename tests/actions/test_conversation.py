@@ -1,6 +1,6 @@
 from actions.conversation import ActionHandoff, ActionSetCity, ValidateSlotMappings
 from actions.fallback import ActionSuggestIntents, button_payload, suggested_intents
-from bot.nlu import dates
+from common import dates
 from tests.actions.conftest import make_tracker, run_action, slot_events, texts
 
 

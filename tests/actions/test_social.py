@@ -15,8 +15,8 @@ from actions.social import (
     ValidateSocialSecurityForm,
     one_time_code,
 )
-from bot.citysim.server import BackgroundServer
-from bot.nlu import dates
+from citysim.server import BackgroundServer
+from common import dates
 from tests.actions.conftest import DOMAIN, make_tracker, run_action, slot_events, texts
 from tests.otp_placeholder import resolve
 

@@ -10,7 +10,7 @@ from actions.traffic import (
     ValidateRestrictionForm,
     ValidateTrafficForm,
 )
-from bot.nlu import dates
+from common import dates
 from tests.actions.conftest import make_tracker, run_action, slot_events, texts
 
 MONDAY = datetime(2026, 6, 15, 9, 0, tzinfo=dates.CHINA)  # an odd day, a workday, morning peak

@@ -1,1 +1,1 @@
-from bot.citysim.testing import citysim, citysim_db  # noqa: F401  (fixtures)
+from citysim.testing import citysim, citysim_db  # noqa: F401  (fixtures)

@@ -5,7 +5,7 @@ from typing import Any, Dict, Optional
 
 import requests
 
-from bot.citysim.server import BackgroundServer
+from citysim.server import BackgroundServer
 
 TIMEOUT = 10
 

@@ -16,12 +16,12 @@ import requests
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot import gazetteer
-from bot.citysim import create_app, faults, hotline
-from bot.citysim.app import SERVICES, openapi_document
-from bot.citysim.core import CITIES, DB, error_middleware
-from bot.citysim.db import open_db
-from bot.citysim.hospital import PERIODS
+from common import gazetteer
+from citysim import create_app, faults, hotline
+from citysim.app import SERVICES, openapi_document
+from citysim.core import CITIES, DB, error_middleware
+from citysim.db import open_db
+from citysim.hospital import PERIODS
 from tests.citysim.http import error_code, get
 
 GAZETTEER_FILES = sorted(p.stem for p in (Path(gazetteer.__file__).parent / "cities").glob("*.yml"))
@@ -145,7 +145,7 @@ def test_runs_as_a_module_and_creates_its_database(tmp_path):
     db = tmp_path / "var" / "citysim.sqlite"
     root = Path(__file__).resolve().parents[2]
     process = subprocess.Popen(
-        [sys.executable, "-m", "bot.citysim", "--host", "127.0.0.1", "--port", str(port), "--db", str(db)],
+        [sys.executable, "-m", "citysim", "--host", "127.0.0.1", "--port", str(port), "--db", str(db)],
         cwd=root, env={**os.environ, "PYTHONPATH": str(root)}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         body = None

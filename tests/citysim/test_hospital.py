@@ -1,8 +1,8 @@
 """Hospitals, slots in the next 14 days, booking, listing and cancelling."""
 from __future__ import annotations
 
-from bot.citysim.hospital import BOOKING_DAYS
-from bot.nlu.codes import id_check_char
+from citysim.hospital import BOOKING_DAYS
+from common.codes import id_check_char
 from tests.citysim.http import error_code, get, post
 
 NOW = "2026-11-27T07:00:00+08:00"  # a Friday, before the morning sessions

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from bot.citysim import restriction
-from bot.citysim.core import CITIES
+from citysim import restriction
+from citysim.core import CITIES
 from tests.citysim.http import error_code, get
 
 FRIDAY, SATURDAY = "2026-11-27", "2026-11-28"

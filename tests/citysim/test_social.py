@@ -1,7 +1,7 @@
 """Identity verification by SMS code, then social insurance and housing fund records."""
 from __future__ import annotations
 
-from bot.nlu.codes import canonical_id_number
+from common.codes import canonical_id_number
 from tests.citysim.http import error_code, get, post
 
 NOW = "2026-11-27T10:00:00+08:00"

@@ -1,8 +1,8 @@
 """Road conditions: aliases, levels, rush hours."""
 from __future__ import annotations
 
-from bot.citysim.core import CITIES
-from bot.citysim.traffic import LEVELS
+from citysim.core import CITIES
+from citysim.traffic import LEVELS
 from tests.citysim.http import error_code, get
 
 

@@ -1,8 +1,8 @@
 """Bus lines and arrivals, metro lines, and the route planner."""
 from __future__ import annotations
 
-from bot.citysim import transit
-from bot.citysim.core import CITIES
+from citysim import transit
+from citysim.core import CITIES
 from tests.citysim.http import error_code, get
 
 RUSH = "2026-11-27T08:00:00+08:00"

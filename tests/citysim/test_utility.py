@@ -1,7 +1,7 @@
 """Utility accounts: bills by month, arrears, idempotent payment."""
 from __future__ import annotations
 
-from bot.citysim.core import CITIES
+from citysim.core import CITIES
 from tests.citysim.http import error_code, get, post
 
 NOW = "2026-11-27T10:00:00+08:00"

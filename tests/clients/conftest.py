@@ -3,8 +3,8 @@ from typing import Any, Callable
 import pytest
 
 from actions.clients.base import BaseClient
-from bot.citysim.server import BackgroundServer
-from bot.citysim.testing import citysim, citysim_db  # noqa: F401  (fixtures)
+from citysim.server import BackgroundServer
+from citysim.testing import citysim, citysim_db  # noqa: F401  (fixtures)
 
 
 @pytest.fixture

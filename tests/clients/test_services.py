@@ -16,7 +16,7 @@ from actions.clients.transit import TransitClient
 from actions.clients.utility import UtilityClient
 from actions.clients.violation import ViolationClient
 from actions.clients.weather import WeatherClient
-from bot.nlu.codes import id_check_char
+from common.codes import id_check_char
 
 NOW = "2026-11-27T07:00:00+08:00"
 

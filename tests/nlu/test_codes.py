@@ -1,6 +1,6 @@
 import pytest
 
-from bot.nlu import codes
+from common import codes
 
 
 @pytest.mark.parametrize(

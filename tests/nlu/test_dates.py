@@ -2,9 +2,9 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from bot import gazetteer
-from bot.nlu import dates
-from bot.nlu.dates import CHINA, find_dates, parse_time_period, resolve
+from common import gazetteer
+from common import dates
+from common.dates import CHINA, find_dates, parse_time_period, resolve
 
 FRIDAY = datetime(2026, 11, 27, 10, 0, tzinfo=CHINA)
 YEAR_END = datetime(2026, 12, 30, 10, 0, tzinfo=CHINA)  # a Wednesday

@@ -1,7 +1,7 @@
 import pytest
 
-from bot import gazetteer
-from bot.nlu import codes
+from common import gazetteer
+from common import codes
 from bot.nlu.extractors import (
     Dictionary,
     canonical_bus_line,
@@ -9,7 +9,7 @@ from bot.nlu.extractors import (
     find_codes,
     find_gazetteer_entities,
 )
-from bot.nlu.normalizer import normalise
+from common.normalizer import normalise
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +137,7 @@ def test_engine_number_cues_and_hyphenated_phone():
 def test_date_and_period_are_separate_entities():
     from datetime import datetime
 
-    from bot.nlu.dates import CHINA
+    from common.dates import CHINA
     from bot.nlu.extractors import TimePeriods, find_date_entities
 
     now = datetime(2026, 11, 27, 10, 0, tzinfo=CHINA)

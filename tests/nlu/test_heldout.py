@@ -6,7 +6,7 @@ current figures from `make eval`).
 """
 import pytest
 
-from bot.tools import evaluate
+from tools import evaluate
 
 MODEL = evaluate.ROOT / "models" / "citylink.tar.gz"
 

@@ -1,4 +1,4 @@
-from bot.nlu.normalizer import normalise, original_to_normalised
+from common.normalizer import normalise, original_to_normalised
 
 
 def test_full_width_and_case_are_folded_one_to_one():

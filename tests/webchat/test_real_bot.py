@@ -28,7 +28,7 @@ from typing import Any, Callable, Dict, List, Optional
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from bot.tools.fake_id import fake_id
+from common.fake_id import fake_id
 
 from .conftest import SCREENSHOTS
 from .test_page import QUICK_REPLIES, XSS

@@ -1,0 +1,187 @@
+"""Start the whole CityLink system: simulated city backends, actions, bot.
+
+`make run` and `make shell` call this; tests and benchmarks use `Stack`
+directly so that every run starts the same processes the same way.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV_BIN = Path(sys.executable).parent
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    command: List[str]
+    health_url: str
+
+
+def services(
+    model: str = "models/citylink.tar.gz",
+    bot_port: int = 5005,
+    actions_port: int = 5055,
+    citysim_port: int = 5080,
+    citysim_db: str = "var/citysim.sqlite",
+    stock_server: bool = False,
+) -> Dict[str, Service]:
+    """The processes of a full stack; ports overridable so tests don't collide.
+
+    The bot runs through bot.server (Rasa plus measured fixes); `stock_server`
+    runs plain `rasa run` instead, for comparisons.
+    """
+    bot_command = ([str(VENV_BIN / "rasa")] if stock_server
+                   else [sys.executable, "-m", "bot.server"])
+    return {
+        "citysim": Service(
+            "citysim",
+            [sys.executable, "-m", "citysim", "--host", "127.0.0.1",
+             "--port", str(citysim_port), "--db", citysim_db],
+            f"http://127.0.0.1:{citysim_port}/health",
+        ),
+        "actions": Service(
+            "actions",
+            [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(actions_port)],
+            f"http://127.0.0.1:{actions_port}/health",
+        ),
+        "bot": Service(
+            "bot",
+            [*bot_command, "run", "--enable-api", "--model", model,
+             "--credentials", "credentials.yml", "--endpoints", "endpoints.yml",
+             "--port", str(bot_port), "--cors", "*"],
+            f"http://127.0.0.1:{bot_port}/status",
+        ),
+    }
+
+
+def stack_environment(
+    actions_port: int = 5055, citysim_port: int = 5080, tracker_db: Optional[Path] = None
+) -> Dict[str, str]:
+    """Defaults for everything the processes read from the environment.
+
+    With `tracker_db` (tests) the ports and stores are forced, not defaulted,
+    so a test stack never talks to a developer's running one.
+    """
+    env = dict(os.environ)
+    if tracker_db is not None:
+        env["ACTION_ENDPOINT_URL"] = f"http://127.0.0.1:{actions_port}/webhook"
+        env["TRACKER_DIALECT"] = "sqlite"
+        env["TRACKER_URL"] = f"sqlite:///{tracker_db}"
+        env["CITYSIM_URL"] = f"http://127.0.0.1:{citysim_port}"
+        env["LOCK_STORE_PATH"] = str(tracker_db.parent / "locks.db")
+        env["WECHAT_STATE_PATH"] = str(tracker_db.parent / "wechat.db")
+    env.setdefault("PYTHONPATH", str(ROOT))
+    env.setdefault("RASA_TELEMETRY_ENABLED", "false")
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env.setdefault("ACTION_ENDPOINT_URL", f"http://127.0.0.1:{actions_port}/webhook")
+    env.setdefault("TRACKER_DIALECT", "sqlite")
+    env.setdefault("TRACKER_URL", f"sqlite:///{ROOT / 'var' / 'tracker.db'}")
+    env.setdefault("CITYSIM_URL", f"http://127.0.0.1:{citysim_port}")
+    env.setdefault("LOCK_STORE_PATH", str(ROOT / "var" / "locks.db"))
+    env.setdefault("WECHAT_STATE_PATH", str(ROOT / "var" / "wechat.db"))
+    # One bot worker process per core: prediction is CPU-bound and Rasa runs it
+    # on the event loop (docs/benchmarks.md). The lock store, the tracker store
+    # and the WeChat channel's state (WECHAT_STATE_PATH) are shared by all.
+    env.setdefault("SANIC_WORKERS", str(os.cpu_count() or 1))
+    return env
+
+
+def wait_healthy(url: str, process: subprocess.Popen, timeout: float, log: Path) -> None:
+    """Poll until the service answers, failing fast (with its log) if it died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            tail = log.read_text(encoding="utf-8", errors="replace")[-3000:]
+            raise RuntimeError(f"进程已退出（退出码 {process.returncode}）：{url}\n{tail}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status < 500:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise TimeoutError(f"{timeout:.0f} 秒内没有启动：{url}")
+
+
+class Stack:
+    """Start services in order, wait for each, stop them all on exit."""
+
+    def __init__(self, env: Optional[Dict[str, str]] = None, log_dir: Path = ROOT / "var" / "log"):
+        self.env = env or stack_environment()
+        self.log_dir = log_dir
+        self.processes: List[subprocess.Popen] = []
+
+    def start(self, service: Service, timeout: float = 120) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log_path = self.log_dir / f"{service.name}.log"
+        log = open(log_path, "ab")
+        print(f"启动 {service.name} …", flush=True)
+        started = time.monotonic()
+        process = subprocess.Popen(
+            service.command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.processes.append(process)
+        wait_healthy(service.health_url, process, timeout, log_path)
+        print(f"  {service.name} 就绪（{time.monotonic() - started:.1f} 秒）：{service.health_url}",
+              flush=True)
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in reversed(self.processes):
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+        self.processes.clear()
+
+    def __enter__(self) -> "Stack":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("mode", choices=["run", "shell"])
+    parser.add_argument("--model", default="models/citylink.tar.gz")
+    args = parser.parse_args()
+    (ROOT / "var").mkdir(exist_ok=True)
+    # `kill` (SIGTERM) stops the children too, like Ctrl-C.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    svc = services(model=args.model)
+    with Stack() as stack:
+        stack.start(svc["citysim"])
+        stack.start(svc["actions"])
+        if args.mode == "shell":
+            subprocess.run(
+                [str(VENV_BIN / "rasa"), "shell", "--model", args.model,
+                 "--endpoints", "endpoints.yml"],
+                cwd=ROOT, env={**stack.env, "SANIC_WORKERS": "1"}, check=False,  # one terminal, one process
+            )
+            return
+        stack.start(svc["bot"], timeout=300)
+        print("CityLink 已启动：网页聊天 http://127.0.0.1:5005/webhooks/webchat/ ，"
+              "REST http://127.0.0.1:5005/webhooks/rest/webhook 。按 Ctrl-C 停止。", flush=True)
+        try:
+            while all(p.poll() is None for p in stack.processes):
+                time.sleep(1)
+            print("有服务意外退出，正在停止全部服务（日志在 var/log/）。", flush=True)
+        except KeyboardInterrupt:
+            print("正在停止…", flush=True)
+
+
+if __name__ == "__main__":
+    main()

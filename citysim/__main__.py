@@ -1,4 +1,4 @@
-"""python -m citysim --host 127.0.0.1 --port 5080 --db var/citysim.sqlite"""
+"""python -m citysim --host 127.0.0.1 --port 5080 --db var/citysim.sqlite [--test-api]"""
 from __future__ import annotations
 
 import argparse
@@ -14,9 +14,11 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5080)
     parser.add_argument("--db", default="var/citysim.sqlite", help="SQLite file, created and seeded if missing")
+    parser.add_argument("--test-api", action="store_true",
+                        help="mount the /_test/ endpoints (tests only; seed data holds ID numbers)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO)
-    web.run_app(create_app(args.db), host=args.host, port=args.port)
+    web.run_app(create_app(args.db, test_api=args.test_api), host=args.host, port=args.port)
 
 
 if __name__ == "__main__":

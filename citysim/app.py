@@ -55,8 +55,11 @@ async def _close_db(app: web.Application) -> None:
     app[DB].close()
 
 
-def create_app(db_path: Union[str, Path]) -> web.Application:
-    """Opens (creating and seeding on first use) the database at db_path."""
+def create_app(db_path: Union[str, Path], test_api: bool = False) -> web.Application:
+    """Opens (creating and seeding on first use) the database at db_path.
+
+    The /_test/ endpoints (faults, clock, SMS codes, seed data with ID numbers)
+    are mounted only with `test_api`: tests ask for them, `make run` never does."""
     app = web.Application(middlewares=[fault_middleware, error_middleware])
     app[DB] = open_db(db_path)
     app[CLOCK] = Clock()
@@ -64,7 +67,8 @@ def create_app(db_path: Union[str, Path]) -> web.Application:
     for name, table in SERVICES.items():
         for route in table:
             app.router.add_route(route.method, f"/{{city}}/{name}{route.path}", route.handler)
-    app.router.add_routes(testapi.routes)
+    if test_api:
+        app.router.add_routes(testapi.routes)
     app.router.add_get("/health", health)
     app.router.add_get("/openapi.json", openapi)
     app.on_cleanup.append(_close_db)

@@ -37,7 +37,7 @@ class BackgroundServer:
     def _run(self) -> None:
         asyncio.set_event_loop(self.loop)
         try:
-            runner = web.AppRunner(create_app(self.db_path), shutdown_timeout=SHUTDOWN_TIMEOUT)
+            runner = web.AppRunner(create_app(self.db_path, test_api=True), shutdown_timeout=SHUTDOWN_TIMEOUT)
             self.loop.run_until_complete(runner.setup())
             site = web.SockSite(runner, self.sock)
             self.loop.run_until_complete(site.start())

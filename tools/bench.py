@@ -564,9 +564,17 @@ def train(config: str, out_dir: Path, name: str, env: Dict[str, str], log: Path)
             "model": str(out_dir / f"{name}.tar.gz")}
 
 
+def rest_headers() -> Dict[str, str]:
+    """The REST channel requires the operator credentials (bot/channels/rest.py);
+    the API token, not a JWT, because a run outlasts a JWT's five minutes."""
+    from common.secrets import secret
+
+    return {"Authorization": f"Bearer {secret('api_token')}"}
+
+
 def post_json(url: str, body: Dict[str, Any], timeout: float) -> Tuple[int, Any]:
     req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                 headers={"Content-Type": "application/json"})
+                                 headers={"Content-Type": "application/json", **rest_headers()})
     with urllib.request.urlopen(req, timeout=timeout) as response:
         raw = response.read()
         return response.status, json.loads(raw) if raw else None
@@ -641,7 +649,7 @@ async def run_level(bot_url: str, concurrency: int, warmup: float, duration: flo
     connector = aiohttp.TCPConnector(limit=concurrency)
     samples: List[Sample] = []
     stop = asyncio.Event()
-    async with aiohttp.ClientSession(connector=connector,
+    async with aiohttp.ClientSession(connector=connector, headers=rest_headers(),
                                      timeout=aiohttp.ClientTimeout(total=timeout)) as session:
         tasks = [asyncio.create_task(
             virtual_citizen(session, f"{bot_url}{REST_PATH}", user, seed, tag, stop, samples))
@@ -676,7 +684,8 @@ async def sanity_pass(bot_url: str, tag: str, timeout: float) -> Dict[str, Any]:
 
     failures = []
     turns = 0
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout),
+                                     headers=rest_headers()) as session:
         for conversation in CONVERSATIONS:
             sender = f"sanity-{tag}-{conversation.name}"
             for turn in conversation.turns:
@@ -736,6 +745,7 @@ def bench_config(name: str, model: Path, settings: Settings, training: Dict[str,
     run_dir = settings.work / name
     run_dir.mkdir(parents=True, exist_ok=True)
     env = stack_environment(p.actions, p.citysim, tracker_db=run_dir / "tracker.db")
+    env["CITYLINK_RATE_CONVERSATION"] = "0"  # virtual citizens send as fast as answered
     kwargs: Dict[str, Any] = {}
     if "stock_server" in inspect.signature(services).parameters:
         # Stock Rasa is served by plain `rasa run`, ours by bot.server (unless --stock-server ours).

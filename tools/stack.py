@@ -14,7 +14,9 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
+
+from common.secrets import rasa_api_jwt, secret, secret_path
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
@@ -27,6 +29,14 @@ class Service:
     health_url: str
 
 
+def public_address() -> Tuple[str, int]:
+    """Where the citizen channels (the gateway) listen: `CITYLINK_PUBLIC_HOST`
+    (default 127.0.0.1, so nothing faces the network until the operator says so)
+    and `CITYLINK_PUBLIC_PORT` (default 5000)."""
+    return (os.environ.get("CITYLINK_PUBLIC_HOST", "127.0.0.1"),
+            int(os.environ.get("CITYLINK_PUBLIC_PORT", "5000")))
+
+
 def services(
     model: str = "models/citylink.tar.gz",
     bot_port: int = 5005,
@@ -34,34 +44,60 @@ def services(
     citysim_port: int = 5080,
     citysim_db: str = "var/citysim.sqlite",
     stock_server: bool = False,
+    public: Optional[Tuple[str, int]] = None,
+    citysim_test_api: bool = False,
 ) -> Dict[str, Service]:
     """The processes of a full stack; ports overridable so tests don't collide.
 
     The bot runs through bot.server (Rasa plus measured fixes); `stock_server`
-    runs plain `rasa run` instead, for comparisons.
+    runs plain `rasa run` instead, for comparisons. Every process binds
+    127.0.0.1; only the gateway listens on `public` (default `public_address()`)
+    and forwards the citizen channels to the bot. The simulator's /_test/
+    endpoints exist only with `citysim_test_api` (tests; never `make run`).
     """
     bot_command = ([str(VENV_BIN / "rasa")] if stock_server
                    else [sys.executable, "-m", "bot.server"])
+    public_host, public_port = public or public_address()
     return {
         "citysim": Service(
             "citysim",
             [sys.executable, "-m", "citysim", "--host", "127.0.0.1",
-             "--port", str(citysim_port), "--db", citysim_db],
+             "--port", str(citysim_port), "--db", citysim_db,
+             *(["--test-api"] if citysim_test_api else [])],
             f"http://127.0.0.1:{citysim_port}/health",
         ),
         "actions": Service(
             "actions",
-            [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(actions_port)],
+            [sys.executable, "-m", "actions.server", "--port", str(actions_port)],
             f"http://127.0.0.1:{actions_port}/health",
         ),
         "bot": Service(
             "bot",
             [*bot_command, "run", "--enable-api", "--model", model,
              "--credentials", "credentials.yml", "--endpoints", "endpoints.yml",
-             "--port", str(bot_port), "--cors", "*"],
+             "--interface", "127.0.0.1", "--port", str(bot_port),
+             "--auth-token", secret("api_token"),
+             "--jwt-secret", secret("jwt_secret"), "--jwt-method", "HS256"],
             f"http://127.0.0.1:{bot_port}/status",
         ),
+        "gateway": Service(
+            "gateway",
+            [sys.executable, "-m", "gateway", "--host", public_host, "--port", str(public_port),
+             "--upstream", f"http://127.0.0.1:{bot_port}"],
+            f"http://{_loopback_for(public_host)}:{public_port}/health",
+        ),
     }
+
+
+def _loopback_for(host: str) -> str:
+    """The address to health-check a server bound to `host` from this machine."""
+    return "127.0.0.1" if host in ("0.0.0.0", "") else "[::1]" if host == "::" else host
+
+
+def api_headers(username: str = "citylink-tools") -> Dict[str, str]:
+    """Headers for a call to the bot's operator API (and the REST channel):
+    a short-lived admin JWT signed with `jwt_secret`."""
+    return {"Authorization": f"Bearer {rasa_api_jwt(username)}"}
 
 
 def stack_environment(
@@ -80,6 +116,7 @@ def stack_environment(
         env["CITYSIM_URL"] = f"http://127.0.0.1:{citysim_port}"
         env["LOCK_STORE_PATH"] = str(tracker_db.parent / "locks.db")
         env["WECHAT_STATE_PATH"] = str(tracker_db.parent / "wechat.db")
+        env["CHANNEL_STATE_PATH"] = str(tracker_db.parent / "channels.db")
     env.setdefault("PYTHONPATH", str(ROOT))
     env.setdefault("RASA_TELEMETRY_ENABLED", "false")
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -93,6 +130,13 @@ def stack_environment(
     # on the event loop (docs/benchmarks.md). The lock store, the tracker store
     # and the WeChat channel's state (WECHAT_STATE_PATH) are shared by all.
     env.setdefault("SANIC_WORKERS", str(os.cpu_count() or 1))
+    env.setdefault("CHANNEL_STATE_PATH", str(Path(env["LOCK_STORE_PATH"]).parent / "channels.db"))
+    # Sanic's body cap (bot and action server), 100 MB by default: 2 MB holds a
+    # whole training data set for /model/train; citizens' messages are far smaller
+    # and the gateway caps them lower still.
+    env.setdefault("SANIC_REQUEST_MAX_SIZE", str(2 * 1024 * 1024))
+    # endpoints.yml sends it to the action server, which refuses calls without it.
+    env["CITYLINK_ACTION_SECRET"] = secret("action_secret")
     return env
 
 
@@ -153,6 +197,24 @@ class Stack:
         self.stop()
 
 
+def startup_notice(bot_port: int = 5005) -> str:
+    """What `make run` tells the operator: where citizens connect, and where the
+    API credentials are (the file names, never the secrets themselves)."""
+    host, port = public_address()
+    shown = f"[{host}]" if ":" in host else host
+    where = {name: (f"环境变量 CITYLINK_{name.upper()}" if os.environ.get(f"CITYLINK_{name.upper()}")
+                    else str(secret_path(name)))
+             for name in ("api_token", "jwt_secret")}
+    return (f"CityLink 已启动。\n"
+            f"  市民入口（网关 {shown}:{port}，由 CITYLINK_PUBLIC_HOST/CITYLINK_PUBLIC_PORT 设定）：\n"
+            f"    网页聊天 http://{shown}:{port}/webhooks/webchat/\n"
+            f"    微信回调 http://{shown}:{port}/webhooks/wechat/webhook\n"
+            f"  运维 API（仅本机）：http://127.0.0.1:{bot_port}/ ，需要认证：\n"
+            f"    令牌（?token=）在 {where['api_token']}\n"
+            f"    或 Authorization: Bearer <用 {where['jwt_secret']} 签名的 HS256 JWT>\n"
+            f"按 Ctrl-C 停止。")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("mode", choices=["run", "shell"])
@@ -173,8 +235,8 @@ def main() -> None:
             )
             return
         stack.start(svc["bot"], timeout=300)
-        print("CityLink 已启动：网页聊天 http://127.0.0.1:5005/webhooks/webchat/ ，"
-              "REST http://127.0.0.1:5005/webhooks/rest/webhook 。按 Ctrl-C 停止。", flush=True)
+        stack.start(svc["gateway"])
+        print(startup_notice(), flush=True)
         try:
             while all(p.poll() is None for p in stack.processes):
                 time.sleep(1)

@@ -7,13 +7,21 @@
 //   reached they wait (shown as "等待发送") and are retried with backoff, so
 //   nothing the citizen typed is lost and the order is kept.
 // * The conversation lives in the bot's tracker store; the page only keeps its
-//   sender id in localStorage and asks the server for the history on load.
+//   chat id in localStorage and asks the server for the history on load.
+// * The chat id is a secret (whoever has it reads the conversation): random,
+//   sent only in the CHAT_ID_HEADER header, never in a URL. 结束并清除 asks
+//   the bot to erase the conversation and then forgets the id, so the next
+//   person at a shared phone starts fresh.
+// * Every message carries an id made once, so a resend after a lost response
+//   is answered, not run twice.
 
 const CITIES = ["广州", "深圳", "佛山", "武汉", "上海"];
-const SENDER_KEY = "citylink.sender";
+const CHAT_ID_KEY = "citylink.chat";
 const CITY_KEY = "citylink.city";
-// Same rule as the server (bot/channels/webchat.py SENDER_PATTERN).
-const SENDER_PATTERN = /^[A-Za-z0-9_-]{16,64}$/;
+const CHAT_ID_HEADER = "X-CityLink-Chat-Id";
+// Same rule as the server (bot/channels/webchat.py CHAT_ID_PATTERN).
+const CHAT_ID_PATTERN = /^[A-Za-z0-9_-]{32,64}$/;
+const ERASE_PAYLOAD = "/delete_my_data";
 const RETRY_FIRST_MS = 1000;
 const RETRY_MAX_MS = 30000;
 // A turn may run slow backend actions; past this the page gives up waiting.
@@ -59,33 +67,35 @@ const storage = {
       // Not persisted: acceptable, the conversation just won't survive a reload.
     }
   },
+  remove(key) {
+    try {
+      localStorage.removeItem(key);
+    } catch {
+      // Nothing was persisted then.
+    }
+  },
 };
 
-/** A random UUID v4. crypto.randomUUID exists only on https/localhost; this
- * also works when the bot is opened by its LAN address over plain http. */
-function newSenderId() {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  bytes[6] = (bytes[6] & 0x0f) | 0x40;
-  bytes[8] = (bytes[8] & 0x3f) | 0x80;
-  const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-  return [
-    hex.slice(0, 8),
-    hex.slice(8, 12),
-    hex.slice(12, 16),
-    hex.slice(16, 20),
-    hex.slice(20),
-  ].join("-");
+/** `bytes` random bytes as base64url. crypto.getRandomValues works on plain
+ * http too (crypto.randomUUID only on https/localhost). */
+function randomId(bytes) {
+  const raw = crypto.getRandomValues(new Uint8Array(bytes));
+  return btoa(String.fromCharCode(...raw))
+    .replaceAll("+", "-")
+    .replaceAll("/", "_")
+    .replaceAll("=", "");
 }
 
-function loadSenderId() {
-  const stored = storage.get(SENDER_KEY);
-  if (stored && SENDER_PATTERN.test(stored)) return stored;
-  const fresh = newSenderId();
-  storage.set(SENDER_KEY, fresh);
+/** 24 random bytes: 32 characters, 192 bits, not guessable. */
+function loadChatId() {
+  const stored = storage.get(CHAT_ID_KEY);
+  if (stored && CHAT_ID_PATTERN.test(stored)) return stored;
+  const fresh = randomId(24);
+  storage.set(CHAT_ID_KEY, fresh);
   return fresh;
 }
 
-const sender = loadSenderId();
+let chatId = loadChatId();
 
 // ---------------------------------------------------------------- rendering
 
@@ -294,12 +304,13 @@ async function untilReachable(request, onWaiting = () => {}) {
 const outbox = [];
 let pumping = false;
 
-/** Shows the citizen's message at once and queues it for the bot. */
-function send(text, shownAs = text) {
+/** Shows the citizen's message at once and queues it for the bot, in the
+ * conversation open now; `done` (if any) runs once it was answered or refused. */
+function send(text, shownAs = text, done = null) {
   retireQuickReplies();
   const bubble = showUser(shownAs);
   scrollToEnd();
-  outbox.push({ text, shownAs, bubble });
+  outbox.push({ text, shownAs, bubble, chat: chatId, messageId: randomId(12), done });
   pump();
 }
 
@@ -308,17 +319,19 @@ async function pump() {
   pumping = true;
   await historyRestored;
   while (outbox.length) {
-    const { text, shownAs, bubble } = outbox[0];
-    const body = { sender, message: text };
+    const { text, shownAs, bubble, chat, messageId, done } = outbox[0];
+    // The same message_id on every try: the server answers a resend, not runs it.
+    const body = { message: text, message_id: messageId };
     // The history shows the button title rather than the payload it sent.
     if (shownAs !== text) body.metadata = { display_text: shownAs };
+    let failure = null;
     try {
       const replies = await untilReachable(
         () => {
           setTyping(true);
           return fetchJson(WEBHOOK_URL, {
             method: "POST",
-            headers: { "Content-Type": "application/json" },
+            headers: { "Content-Type": "application/json", [CHAT_ID_HEADER]: chat },
             body: JSON.stringify(body),
           });
         },
@@ -334,10 +347,12 @@ async function pump() {
     } catch (error) {
       bubble.classList.remove("bubble--waiting");
       showNote(error.message);
+      failure = error;
     }
     setTyping(false);
     scrollToEnd();
     outbox.shift();
+    done?.(failure);
   }
   pumping = false;
 }
@@ -347,11 +362,11 @@ async function pump() {
 /** Puts the conversation so far between the welcome and anything sent
  * meanwhile (the citizen may type while the server is still unreachable). */
 async function restoreHistory(welcome) {
-  const url = new URL(HISTORY_URL);
-  url.searchParams.set("sender", sender);
   let data;
   try {
-    data = await untilReachable(() => fetchJson(url));
+    data = await untilReachable(() =>
+      fetchJson(HISTORY_URL, { headers: { [CHAT_ID_HEADER]: chatId } }),
+    );
   } catch (error) {
     showNote(error.message);
     return;
@@ -417,6 +432,26 @@ document.addEventListener("click", (event) => {
 });
 
 $("handoff").addEventListener("click", () => send("/human_handoff", "转人工"));
+
+/** 结束并清除: the bot erases the conversation, then this browser forgets its
+ * id and city and shows a fresh page; the next message starts a new one. */
+$("end-chat").addEventListener("click", () => {
+  send(ERASE_PAYLOAD, "结束并清除", (failure) => {
+    storage.remove(CHAT_ID_KEY);
+    storage.remove(CITY_KEY);
+    chatId = loadChatId();
+    log.replaceChildren($("welcome").content.cloneNode(true));
+    cityLabel.textContent = "选择城市";
+    for (const option of cityMenu.querySelectorAll("button")) {
+      option.setAttribute("aria-pressed", "false");
+    }
+    showNote(
+      failure
+        ? "本机已忘记这次对话，但服务器未确认删除记录，请稍后在新对话中说「删除我的记录」。"
+        : "对话已结束，记录已清除。下一位可以开始新的对话。",
+    );
+  });
+});
 
 $("composer").addEventListener("submit", (event) => {
   event.preventDefault();

@@ -9,6 +9,16 @@ adds to the Rasa server (port 5005):
 * ``GET  /webhooks/webchat/history``  the conversation so far, read back from the
   agent's tracker store, so a reloaded page can show it again.
 
+The browser's chat id is the only thing that ties it to its conversation, so it
+is a secret: random (the page makes it from 24 bytes of ``crypto``), sent only
+in the ``X-CityLink-Chat-Id`` header (never in a URL, where proxies and access
+logs keep it), and the conversation is ``web:<chat id>``: this channel reads
+and writes only ``web:`` conversations, never a WeChat or REST one.
+
+Every message carries a ``message_id`` the page makes once; a resend after a
+lost response gets the first delivery's answer instead of running the bot
+again (bot/channels/guard.py keeps the claims for all worker processes).
+
 Serving the page from the bot itself keeps one origin: no CORS, no second web
 server, and a Content-Security-Policy of ``'self'`` that guarantees the page
 never loads anything from a CDN.
@@ -16,36 +26,42 @@ never loads anything from a CDN.
 
 from __future__ import annotations
 
-import logging
+import json
 import re
-from asyncio import CancelledError
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Text
+from typing import Any, Dict, List, Mapping, Optional, Text, Tuple, Union
 
-from rasa.core.channels.channel import (
-    CollectingOutputChannel,
-    InputChannel,
-    UserMessage,
-)
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel
 from rasa.shared.core.events import BotUttered, UserUttered
 from sanic import Blueprint, response
 from sanic.exceptions import InvalidUsage
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-logger = logging.getLogger(__name__)
+from bot.channels.guard import (
+    MAX_MESSAGE_CHARS,
+    TURN_TTL_SECONDS,
+    ChannelGuard,
+    OnNewMessage,
+    collected_answer,
+)
 
 WEB_ROOT = Path(__file__).resolve().parents[2] / "web"
 
-# The sender id is the only thing that ties a browser to its conversation, so
-# it works like a bearer token: the page makes a random UUID, and the server
-# refuses anything short enough to guess or with characters that could smuggle
-# markup or path pieces into logs and tracker-store keys.
-SENDER_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,64}")
-MAX_MESSAGE_CHARS = 2000
+CHAT_ID_HEADER = "X-CityLink-Chat-Id"
+NAMESPACE = "web:"
+# Works like a bearer token: long enough that the page's 24 random bytes fit
+# (32 base64url characters), and no characters that could smuggle markup or
+# path pieces into logs and tracker-store keys.
+CHAT_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{32,64}")
+MESSAGE_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{8,64}")
 # What the page shows instead of the raw text when the user clicked a button
-# (the text is then an intent payload like /set_city{"city": "深圳"}).
+# (the text is then an intent payload like /set_city{"city": "深圳"}). The only
+# metadata kept: it is stored in every user event.
 DISPLAY_TEXT_KEY = "display_text"
+MAX_DISPLAY_TEXT_CHARS = 100
+# How long a resend waits for the first delivery's answer (the page's own limit).
+RESEND_WAIT_SECONDS = 60.0
 
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -70,21 +86,34 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-cache",
 }
 
-OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
-
-
 def error_response(message: Text, status: int = 400) -> HTTPResponse:
     """A JSON error the page can show to the citizen as it is (Chinese text)."""
     return response.json({"error": message}, status=status)
 
 
-def sender_error(sender: Any) -> Optional[Text]:
-    """Why ``sender`` is not an acceptable sender id, or None if it is."""
-    if not isinstance(sender, str) or not sender:
-        return "缺少会话标识（sender），请刷新页面后重试。"
-    if not SENDER_PATTERN.fullmatch(sender):
-        return "会话标识（sender）无效：须为 16–64 位字母、数字、下划线或连字符。"
-    return None
+def conversation_of(request: Request) -> Union[Text, HTTPResponse]:
+    """The ``web:`` conversation named by the request's chat-id header, or the
+    error answer when the header is missing or malformed."""
+    chat_id = request.headers.get(CHAT_ID_HEADER)
+    if not chat_id:
+        return error_response("缺少会话标识，请刷新页面后重试。")
+    if not CHAT_ID_PATTERN.fullmatch(chat_id):
+        return error_response("会话标识无效，请刷新页面后重试。")
+    return NAMESPACE + chat_id
+
+
+def allowed_metadata(metadata: Any) -> Tuple[Optional[Dict[Text, Any]], Optional[Text]]:
+    """The metadata to store (only ``display_text``, capped), or why it is refused."""
+    if metadata is None:
+        return None, None
+    if not isinstance(metadata, Mapping):
+        return None, "请求格式错误：metadata 须为 JSON 对象。"
+    shown = metadata.get(DISPLAY_TEXT_KEY)
+    if shown is None:
+        return None, None
+    if not isinstance(shown, str) or len(shown) > MAX_DISPLAY_TEXT_CHARS:
+        return None, f"请求格式错误：display_text 须为不超过 {MAX_DISPLAY_TEXT_CHARS} 字的文本。"
+    return {DISPLAY_TEXT_KEY: shown}, None
 
 
 def static_assets(root: Path) -> Dict[Text, Path]:
@@ -129,10 +158,24 @@ async def history_messages(tracker_store: Any, sender: Text) -> List[Dict[Text, 
 class WebChatInput(InputChannel):
     """Input channel for the CityLink browser chat page."""
 
+    def __init__(self, guard: Optional[ChannelGuard] = None) -> None:
+        self._guard = guard
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "WebChatInput":
+        return cls()
+
     @classmethod
     def name(cls) -> Text:
         """URL prefix and ``input_channel`` of messages: ``webchat``."""
         return "webchat"
+
+    @property
+    def guard(self) -> ChannelGuard:
+        # Built on first use: the channel is created before Sanic forks its workers.
+        if self._guard is None:
+            self._guard = ChannelGuard.from_environment()
+        return self._guard
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         """Routes for the page, the message webhook and the history."""
@@ -161,58 +204,58 @@ class WebChatInput(InputChannel):
 
         @webchat.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
+            conversation = conversation_of(request)
+            if isinstance(conversation, HTTPResponse):
+                return conversation
             try:
                 payload = request.json
             except InvalidUsage:
                 payload = None
             if not isinstance(payload, Mapping):
                 return error_response("请求格式错误：需要 JSON 对象。")
-            problem = sender_error(payload.get("sender"))
-            if problem:
-                return error_response(problem)
             text = payload.get("message")
             if not isinstance(text, str) or not text.strip():
                 return error_response("消息不能为空。")
-            if len(text) > MAX_MESSAGE_CHARS:
-                return error_response(
-                    f"消息太长了，请控制在 {MAX_MESSAGE_CHARS} 字以内。"
-                )
-            # Stored on the tracker's user event; the page puts the clicked
-            # button's title there (DISPLAY_TEXT_KEY) for the history.
-            metadata = payload.get("metadata")
-            if metadata is not None and not isinstance(metadata, Mapping):
-                return error_response("请求格式错误：metadata 须为 JSON 对象。")
-
-            collector = CollectingOutputChannel()
-            # Like Rasa's REST channel: a failing turn is logged and whatever the
-            # bot said before it failed is still returned.
-            try:
-                await on_new_message(
-                    UserMessage(
-                        text,
-                        collector,
-                        payload["sender"],
-                        input_channel=self.name(),
-                        metadata=metadata,
-                    )
-                )
-            except CancelledError:
-                logger.error("webchat: handling the message timed out.")
-            except Exception:
-                logger.exception("webchat: handling the message failed.")
-            return response.json(collector.messages)
+            message_id = payload.get("message_id")
+            if not isinstance(message_id, str) or not MESSAGE_ID_PATTERN.fullmatch(message_id):
+                return error_response("缺少消息编号（message_id），请刷新页面后重试。")
+            metadata, problem = allowed_metadata(payload.get("metadata"))
+            if problem:
+                return error_response(problem)
+            refusal = self.guard.refusal(conversation, text)
+            if refusal:
+                return error_response(refusal.text, status=refusal.status)
+            return response.json(
+                await self._answer_once(on_new_message, conversation, message_id, text, metadata)
+            )
 
         @webchat.route("/history", methods=["GET"])
         async def history(request: Request) -> HTTPResponse:
-            sender = request.args.get("sender")
-            problem = sender_error(sender)
-            if problem:
-                return error_response(problem)
+            conversation = conversation_of(request)
+            if isinstance(conversation, HTTPResponse):
+                return conversation
             agent = getattr(request.app.ctx, "agent", None)
             tracker_store = getattr(agent, "tracker_store", None)
             if tracker_store is None:
                 return error_response("助手还在启动，请稍后再试。", status=503)
-            messages = await history_messages(tracker_store, sender)
-            return response.json({"sender": sender, "messages": messages})
+            messages = await history_messages(tracker_store, conversation)
+            return response.json({"messages": messages})
 
         return webchat
+
+    async def _answer_once(self, on_new_message: OnNewMessage, conversation: Text,
+                           message_id: Text, text: Text,
+                           metadata: Optional[Dict[Text, Any]]) -> List[Dict[Text, Any]]:
+        """The bot's answer to this message, running the bot only for its first delivery."""
+        key = f"{conversation}:{message_id}"
+        state = self.guard.state
+        if not state.claim_turn(key, TURN_TTL_SECONDS):
+            settled = await self.guard.answer_of(key, RESEND_WAIT_SECONDS)
+            return json.loads(settled) if settled else []
+        messages: List[Dict[Text, Any]] = []
+        try:
+            messages = await collected_answer(on_new_message, text, conversation, self.name(),
+                                              metadata)
+        finally:
+            state.settle_turn(key, json.dumps(messages, ensure_ascii=False))
+        return messages

@@ -36,6 +36,7 @@ from sanic.response import HTTPResponse
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import WeChatException
 
+from bot.channels.guard import ChannelGuard
 from bot.channels.wechat_api import WeChatAPI
 from bot.channels.wechat_protocol import (
     RejectedRequest,
@@ -52,6 +53,8 @@ from bot.channels.wechat_state import WeChatState
 
 logger = logging.getLogger(__name__)
 
+# Conversation ids of this channel are "wechat:<OpenID>" (never another channel's).
+NAMESPACE = "wechat:"
 UNSUPPORTED_REPLY = "抱歉，目前只能处理文字消息，请直接输入文字告诉我您要办理的事项。"
 ERROR_REPLY = "抱歉，系统暂时繁忙，请稍后再试。"
 # WeChat's "no passive reply" answer; the user sees nothing and WeChat stops retrying.
@@ -142,7 +145,7 @@ class WeChatInput(InputChannel):
         """Build the channel from its credentials.yml section and the environment."""
         return cls(WeChatConfig.from_credentials(credentials))
 
-    def __init__(self, config: WeChatConfig) -> None:
+    def __init__(self, config: WeChatConfig, guard: Optional[ChannelGuard] = None) -> None:
         self.config = config
         if not config.token:
             # Not fatal: credentials.yml is shared, and a machine without WeChat
@@ -177,6 +180,15 @@ class WeChatInput(InputChannel):
         self._turn_ttl = 2 * config.max_timestamp_age
         self._turns: TTLCache = TTLCache(maxsize=CACHE_SIZE, ttl=self._turn_ttl)
         self._tasks: Set[asyncio.Task] = set()
+        self._guard = guard
+
+    @property
+    def guard(self) -> ChannelGuard:
+        """Message-length and per-conversation rate checks (built on first use,
+        after Sanic forked the workers)."""
+        if self._guard is None:
+            self._guard = ChannelGuard.from_environment()
+        return self._guard
 
     @staticmethod
     def _make_crypto(config: WeChatConfig) -> Optional[WeChatCrypto]:
@@ -299,6 +311,10 @@ class WeChatInput(InputChannel):
                 return ""
             if not self._state.claim_turn(key, self._turn_ttl):
                 return await self._settled_elsewhere(key)
+            refusal = self.guard.refusal(NAMESPACE + message["FromUserName"], text)
+            if refusal:
+                self._state.settle_turn(key, refusal.text)
+                return refusal.text
             turn = asyncio.get_running_loop().create_future()
             turn.add_done_callback(
                 lambda done: done.cancelled() or self._state.settle_turn(key, done.result()))
@@ -371,7 +387,8 @@ class WeChatInput(InputChannel):
         """Run the bot once and return its answer as WeChat-sized texts."""
         output = WeChatOutput()
         try:
-            await on_new_message(UserMessage(text, output, openid, input_channel=self.name()))
+            await on_new_message(
+                UserMessage(text, output, NAMESPACE + openid, input_channel=self.name()))
         except Exception:
             logger.exception("The bot failed on a WeChat message.")
             return [ERROR_REPLY]

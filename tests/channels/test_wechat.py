@@ -37,6 +37,14 @@ from sanic import Sanic
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.utils import WeChatSigner
 
+from bot.channels.guard import (
+    MAX_MESSAGE_CHARS,
+    RATE_LIMITED_REPLY,
+    TOO_LONG_REPLY,
+    ChannelGuard,
+    RateLimit,
+    SQLiteChannelState,
+)
 from bot.channels.wechat import ERROR_REPLY, UNSUPPORTED_REPLY, WeChatConfig, WeChatInput
 from bot.channels.wechat_render import TEXT_LIMIT_BYTES, split_text
 
@@ -294,7 +302,8 @@ async def start_channel(
     servers = []
     session = aiohttp.ClientSession()
 
-    async def start(bot: FakeBot, **settings: Any) -> Tuple[WeChatInput, WeChatServer]:
+    async def start(bot: FakeBot, guard: Optional[ChannelGuard] = None,
+                    **settings: Any) -> Tuple[WeChatInput, WeChatServer]:
         credentials = {
             "token": TOKEN,
             "app_id": APP_ID,
@@ -304,7 +313,10 @@ async def start_channel(
             "state_path": str(tmp_path / "wechat.db"),
             **settings,
         }
-        channel = WeChatInput(WeChatConfig.from_credentials(credentials, environ={}))
+        # No rate limit unless a test sets one (tests/channels/test_limits.py).
+        guard = guard or ChannelGuard(SQLiteChannelState(tmp_path / "channels.db"),
+                                      RateLimit(0, 60))
+        channel = WeChatInput(WeChatConfig.from_credentials(credentials, environ={}), guard)
         app = Sanic(f"wechat_test_{next(_app_names)}")
         # The URL rasa run gives the channel: /webhooks/<url_prefix>/webhook.
         app.blueprint(channel.blueprint(bot), url_prefix=f"/webhooks/{channel.url_prefix()}")
@@ -355,7 +367,7 @@ async def test_text_message_gets_passive_reply_from_the_bot(start_channel: Start
     assert answer.status == 200
     assert answer.content == "您好，我是城市服务助手。"
     [message] = bot.messages
-    assert (message.text, message.sender_id, message.input_channel) == ("你好", OPENID, "wechat")
+    assert (message.text, message.sender_id, message.input_channel) == ("你好", "wechat:" + OPENID, "wechat")
     assert message.output_channel.name() == "wechat"
 
 
@@ -950,3 +962,34 @@ async def test_workers_share_one_access_token(
         await channel.drain()
     assert wechat_api.delivered == ["您的居住证已办好，请到派出所领取。"] * 2
     assert wechat_api.token_fetches == 1
+
+
+# --------------------------------------------------------------------------- #
+# Limits (bot/channels/guard.py): length cap and per-conversation rate
+# --------------------------------------------------------------------------- #
+@pytest.mark.asyncio
+async def test_a_too_long_message_is_answered_politely_without_the_bot(
+    start_channel: StartChannel,
+) -> None:
+    bot = says("好的")
+    _, wechat = await start_channel(bot)
+    answer = await wechat.post(text_xml("长" * (MAX_MESSAGE_CHARS + 1)))
+    assert answer.content == TOO_LONG_REPLY
+    assert bot.messages == []
+
+
+@pytest.mark.asyncio
+async def test_a_user_over_the_rate_hears_please_try_later_once_per_message(
+    start_channel: StartChannel, tmp_path: Path
+) -> None:
+    bot = says("好的")
+    guard = ChannelGuard(SQLiteChannelState(tmp_path / "limited.db"), RateLimit(2, 60))
+    _, worker_a = await start_channel(bot, guard=guard)
+    _, worker_b = await start_channel(bot, guard=guard)
+    assert (await worker_a.post(text_xml("一"))).content == "好的"
+    assert (await worker_b.post(text_xml("二"))).content == "好的"
+    third = text_xml("三")
+    assert (await worker_a.post(third)).content == RATE_LIMITED_REPLY
+    # WeChat's retry of that message gets the same answer and counts no further.
+    assert (await worker_b.post(third)).content == RATE_LIMITED_REPLY
+    assert bot.texts == ["一", "二"]

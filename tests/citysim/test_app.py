@@ -54,7 +54,7 @@ def _documented(document: dict) -> set:
 
 
 def test_openapi_documents_exactly_the_routes_that_exist(citysim):
-    app = create_app(citysim.db_path)
+    app = create_app(citysim.db_path, test_api=True)
     routed = {(r.method, r.resource.canonical) for r in app.router.routes() if r.method != "HEAD"}
     app[DB].close()
     served = get(citysim, "/openapi.json").json()

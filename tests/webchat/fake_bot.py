@@ -5,7 +5,8 @@ channel what ``rasa run`` would: a Sanic app with the blueprint mounted under
 ``/webhooks/webchat``, ``app.ctx.agent.tracker_store`` (a real
 InMemoryTrackerStore) and an ``on_new_message`` that records the turn on the
 tracker and answers through the message's output channel, as Rasa's
-MessageProcessor does. Only the dialogue logic is fake.
+MessageProcessor does. Only the dialogue logic is fake (and the erasing of
+``/delete_my_data``, which the real bot does in actions/privacy.py).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import itertools
 import json
 import re
 import socket
+import tempfile
 import threading
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -26,6 +28,8 @@ from rasa.shared.core.events import BotUttered, UserUttered
 from sanic import Sanic
 from sanic.server.async_server import AsyncioServer
 
+from bot.channels.guard import ChannelGuard, RateLimit, SQLiteChannelState
+from bot.channels.rest import OperatorRestInput
 from bot.channels.webchat import WebChatInput
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "webchat.md"
@@ -39,6 +43,8 @@ def documented_cards() -> List[Dict[str, Any]]:
 
 
 CARDS = documented_cards()
+
+ERASED_REPLY = "您的对话记录已删除。"
 
 GREETING_BUTTONS = [
     {"title": "查违章", "payload": "/query_violation"},
@@ -70,6 +76,10 @@ class FakeAgent:
 
     async def handle_message(self, message: UserMessage) -> None:
         """Record the turn on the tracker and answer, as MessageProcessor does."""
+        if message.text == "/delete_my_data":
+            self.tracker_store.store.pop(message.sender_id, None)
+            await message.output_channel.send_response(message.sender_id, {"text": ERASED_REPLY})
+            return
         tracker = await self.tracker_store.get_or_create_tracker(message.sender_id)
         tracker.update(
             UserUttered(
@@ -88,15 +98,15 @@ class FakeAgent:
         await self.tracker_store.save(tracker)
 
 
-def build_app(name: str) -> Sanic:
+def build_app(name: str, guard: ChannelGuard) -> Sanic:
     """A Sanic app shaped like ``rasa run``'s, with the fake dialogue."""
     # Several apps start in one process here; only in test mode does Sanic's
     # start-up "touchup" of its protocol class survive a second app.
     Sanic.test_mode = True
     app = Sanic(name)
     app.ctx.agent = FakeAgent()
-    # The same registration ``rasa run`` does, so the URL prefix is the real one.
-    register([WebChatInput()], app, route="/webhooks/")
+    # The same registration ``rasa run`` does, so the URL prefixes are the real ones.
+    register([WebChatInput(guard), OperatorRestInput(guard)], app, route="/webhooks/")
     return app
 
 
@@ -115,8 +125,11 @@ class LoopbackServer:
 
     _names = itertools.count()
 
-    def __init__(self) -> None:
-        self.app = build_app(f"fake_citylink_{next(self._names)}")
+    def __init__(self, rate: RateLimit = RateLimit(0, 60)) -> None:
+        """`rate`: the channel's per-conversation limit (off unless a test sets one)."""
+        self.state_dir = tempfile.TemporaryDirectory(prefix="citylink-webchat-")
+        state = SQLiteChannelState(Path(self.state_dir.name) / "channels.db")
+        self.app = build_app(f"fake_citylink_{next(self._names)}", ChannelGuard(state, rate))
         self.port = free_port()
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
@@ -158,10 +171,10 @@ class LoopbackServer:
         await self._server.wait_closed()
         self._server = None
 
-    def user_texts(self, sender: str) -> List[str]:
-        """What the bot received from ``sender``: lets a test check the exact
-        payload a button sent, which the page itself shows as the title."""
-        tracker = self._run(self.app.ctx.agent.tracker_store.retrieve(sender))
+    def user_texts(self, chat_id: str, namespace: str = "web:") -> List[str]:
+        """What the bot received from the browser with ``chat_id``: lets a test
+        check the exact payload a button sent, which the page shows as the title."""
+        tracker = self._run(self.app.ctx.agent.tracker_store.retrieve(namespace + chat_id))
         if tracker is None:
             return []
         return [e.text for e in tracker.events if isinstance(e, UserUttered)]
@@ -171,3 +184,4 @@ class LoopbackServer:
         self.stop()
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(5)
+        self.state_dir.cleanup()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import urllib.error
 import urllib.request
 import uuid
@@ -11,6 +12,8 @@ from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
 
 import pytest
+
+from bot.channels.webchat import CHAT_ID_HEADER
 
 WEB = Path(__file__).resolve().parents[2] / "web"
 
@@ -21,11 +24,14 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 def http(
-    url: str, payload: Any = None, raw: Optional[bytes] = None
+    url: str,
+    payload: Any = None,
+    raw: Optional[bytes] = None,
+    chat_id: Optional[str] = None,
 ) -> Tuple[int, Dict[str, str], Any]:
-    """GET, or POST ``payload`` as JSON (``raw`` bytes as they are); redirects
-    are not followed. Returns status, headers (lower-case names) and the body
-    (parsed if JSON)."""
+    """GET, or POST ``payload`` as JSON (``raw`` bytes as they are), with
+    ``chat_id`` in the chat-id header; redirects are not followed. Returns
+    status, headers (lower-case names) and the body (parsed if JSON)."""
     data = (
         raw
         if raw is not None
@@ -33,9 +39,10 @@ def http(
         if payload is None
         else json.dumps(payload).encode()
     )
-    request = urllib.request.Request(
-        url, data=data, headers={"Content-Type": "application/json"}
-    )
+    headers = {"Content-Type": "application/json"}
+    if chat_id is not None:
+        headers[CHAT_ID_HEADER] = chat_id
+    request = urllib.request.Request(url, data=data, headers=headers)
     try:
         with urllib.request.build_opener(_NoRedirect).open(
             request, timeout=10
@@ -49,8 +56,14 @@ def http(
     return status, headers, body.decode("utf-8")
 
 
-def new_sender() -> str:
-    return str(uuid.uuid4())
+def new_chat_id() -> str:
+    """Like the page's: 24 random bytes, base64url."""
+    return secrets.token_urlsafe(24)
+
+
+def message(text: str = "你好", **extra: Any) -> Dict[str, Any]:
+    """A webhook body with a fresh message id."""
+    return {"message": text, "message_id": uuid.uuid4().hex, **extra}
 
 
 def has_chinese(text: str) -> bool:
@@ -80,63 +93,73 @@ def test_only_files_of_web_are_served(base_url: str, name: str) -> None:
 
 
 def test_webhook_answers_like_rest_and_history_replays(base_url: str) -> None:
-    sender = new_sender()
+    chat_id = new_chat_id()
     status, _, replies = http(
         base_url + "webhook",
-        {"sender": sender, "message": "你好", "metadata": {"display_text": "您好呀"}},
+        message(metadata={"display_text": "您好呀"}),
+        chat_id=chat_id,
     )
     assert status == 200
-    assert replies and all(reply["recipient_id"] == sender for reply in replies)
+    # The conversation is the web chat's own namespace.
+    assert replies and all(reply["recipient_id"] == "web:" + chat_id for reply in replies)
 
-    status, _, history = http(f"{base_url}history?sender={sender}")
+    status, _, history = http(base_url + "history", chat_id=chat_id)
     assert status == 200
-    assert history["sender"] == sender
     assert history["messages"][0] == {"from": "user", "text": "您好呀"}
     assert history["messages"][1:] == [{"from": "bot", **reply} for reply in replies]
 
 
-def test_unknown_sender_has_empty_history(base_url: str) -> None:
-    assert http(f"{base_url}history?sender={new_sender()}")[2]["messages"] == []
+def test_unknown_chat_has_empty_history(base_url: str) -> None:
+    assert http(base_url + "history", chat_id=new_chat_id())[2]["messages"] == []
+
+
+def test_the_chat_id_in_a_url_is_not_accepted(base_url: str) -> None:
+    """The id is a secret: an id in the query string (old page, a leaked link)
+    neither reads the history nor posts a message."""
+    chat_id = new_chat_id()
+    assert http(base_url + "webhook", message(), chat_id=chat_id)[0] == 200
+    status, _, body = http(f"{base_url}history?sender={chat_id}")
+    assert status == 400 and "messages" not in body
+    status, _, body = http(f"{base_url}webhook?sender={chat_id}", message())
+    assert status == 400 and has_chinese(body["error"])
 
 
 @pytest.mark.parametrize(
-    "payload",
+    "chat_id, payload",
     [
-        {"message": "你好"},
-        {"sender": "short", "message": "你好"},
-        {"sender": "../../etc/passwd-xxxxxxxx", "message": "你好"},
-        {"sender": "<script>alert(1)</script>", "message": "你好"},
-        {"sender": "x" * 65, "message": "你好"},
-        {"sender": 12345678901234567890, "message": "你好"},
-        {"sender": new_sender(), "message": "   "},
-        {"sender": new_sender(), "message": "长" * 2001},
-        {
-            "sender": new_sender(),
-            "message": "你好",
-            "metadata": ["not", "an", "object"],
-        },
-        ["not", "an", "object"],
+        (None, message()),
+        ("short", message()),
+        ("../../etc/passwd-xxxxxxxxxxxxxxxxxxxxxxxx", message()),
+        ("<script>alert(1)</script>xxxxxxxxxxxxxxxxxxxx", message()),
+        ("x" * 65, message()),
+        # A UUID has 122 random bits, fewer than the 128 asked for.
+        (str(uuid.uuid4()).replace("-", "")[:31], message()),
+        (new_chat_id(), message("   ")),
+        (new_chat_id(), message("长" * 2001)),
+        (new_chat_id(), {"message": "你好"}),
+        (new_chat_id(), message(message_id="短")),
+        (new_chat_id(), message(metadata=["not", "an", "object"])),
+        (new_chat_id(), message(metadata={"display_text": "长" * 101})),
+        (new_chat_id(), ["not", "an", "object"]),
     ],
 )
 def test_bad_webhook_requests_are_refused_in_chinese(
-    base_url: str, payload: Any
+    base_url: str, chat_id: Optional[str], payload: Any
 ) -> None:
-    status, _, body = http(base_url + "webhook", payload)
+    status, _, body = http(base_url + "webhook", payload, chat_id=chat_id)
     assert status == 400
     assert has_chinese(body["error"])
 
 
 def test_invalid_json_is_refused(base_url: str) -> None:
-    status, _, body = http(base_url + "webhook", raw=b"{not json")
+    status, _, body = http(base_url + "webhook", raw=b"{not json", chat_id=new_chat_id())
     assert status == 400
     assert has_chinese(body["error"])
 
 
-@pytest.mark.parametrize(
-    "query", ["", "?sender=", "?sender=short", "?sender=a%20b" + "c" * 20]
-)
-def test_bad_history_sender_is_refused(base_url: str, query: str) -> None:
-    status, _, body = http(base_url + "history" + query)
+@pytest.mark.parametrize("chat_id", [None, "", "short", "a b" + "c" * 40])
+def test_bad_history_chat_id_is_refused(base_url: str, chat_id: Optional[str]) -> None:
+    status, _, body = http(base_url + "history", chat_id=chat_id)
     assert status == 400
     assert has_chinese(body["error"])
 

@@ -6,10 +6,10 @@ them against the real one); tests taking a fake bot check its fixed answers.
 
 from __future__ import annotations
 
-from typing import Callable, List
+from typing import Any, Callable, Dict, List
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Request, expect
 
 from .fake_bot import CARDS, LoopbackServer
 
@@ -48,8 +48,9 @@ def user_texts(page: Page) -> List[str]:
     return page.locator("#log .msg--user .bubble").all_text_contents()
 
 
-def sender_id(page: Page) -> str:
-    return page.evaluate("localStorage.getItem('citylink.sender')")
+def chat_id(page: Page) -> str:
+    """The page's chat id (its conversation is ``web:<chat id>``)."""
+    return page.evaluate("localStorage.getItem('citylink.chat')")
 
 
 def test_conversation_survives_reload(
@@ -66,7 +67,7 @@ def test_conversation_survives_reload(
     wait_for_reply(page, before)
     assert user_texts(page) == ["你好", "查违章"]
     # The button sent its payload; the page showed its title.
-    assert fake_bot.user_texts(sender_id(page)) == ["你好", "/query_violation"]
+    assert fake_bot.user_texts(chat_id(page)) == ["你好", "/query_violation"]
     expect_violation_card(page)
     # The question was answered, so its quick replies are retired.
     expect(page.locator(QUICK_REPLIES).first).to_be_disabled()
@@ -138,7 +139,7 @@ def test_keyboard_only(
     expect(page.locator("#input")).to_be_focused()
 
     assert user_texts(page) == ["切换到深圳", "转人工", "你好", "查违章"]
-    assert fake_bot.user_texts(sender_id(page)) == [
+    assert fake_bot.user_texts(chat_id(page)) == [
         '/set_city{"city": "深圳"}',
         "/human_handoff",
         "你好",
@@ -200,7 +201,7 @@ def test_offline_banner_and_recovery(
     )
     expect(page.locator("#log .msg--user .bubble").last).to_have_class("bubble")
     # Retried until it went through, and only once.
-    assert own_fake_bot.user_texts(sender_id(page)) == ["断网时发的消息"]
+    assert own_fake_bot.user_texts(chat_id(page)) == ["断网时发的消息"]
 
 
 def test_history_survives_reload(page: Page, base_url: str) -> None:
@@ -235,3 +236,67 @@ def test_page_basics(page: Page, base_url: str) -> None:
     normal = page.evaluate(size)
     page.evaluate("document.documentElement.style.fontSize = '200%'")
     assert page.evaluate(size) == pytest.approx(2 * normal)
+
+
+@pytest.mark.parametrize("viewport", ["phone"], indirect=True)
+def test_end_and_clear_erases_and_forgets_the_conversation(
+    page: Page, fake_bot: LoopbackServer, screenshot: Callable[[str], None]
+) -> None:
+    sent: List[Dict[str, Any]] = []
+    page.on(
+        "request",
+        lambda r: sent.append(r.post_data_json) if r.url.endswith("/webhook") else None,
+    )
+    open_chat(page, fake_bot.base_url)
+    page.locator("#city-button").click()
+    page.get_by_role("button", name="深圳", exact=True).click()
+    say(page, "我的身份证号是 440101199001011234")
+    first = chat_id(page)
+    assert len(fake_bot.user_texts(first)) == 2
+
+    page.get_by_role("button", name="结束对话并清除记录").click()
+    expect(page.locator("#log .note")).to_have_text(
+        ["对话已结束，记录已清除。下一位可以开始新的对话。"]
+    )
+    # The erase request went to the old conversation; the bot erased it.
+    assert sent[-1]["message"] == "/delete_my_data"
+    assert fake_bot.user_texts(first) == []
+    # The browser forgot the id and the city; the page shows a fresh start.
+    second = chat_id(page)
+    assert second and second != first
+    assert page.evaluate("localStorage.getItem('citylink.city')") is None
+    expect(page.locator("#city-label")).to_have_text("选择城市")
+    expect(page.locator("#log .msg--user")).to_have_count(0)
+    expect(page.locator(".welcome")).to_be_visible()
+    screenshot("cleared")
+
+    page.reload()
+    expect(page.locator(".welcome")).to_be_visible()
+    page.wait_for_load_state("networkidle")
+    expect(page.locator("#log .msg--user")).to_have_count(0)
+    say(page, "你好")
+    assert fake_bot.user_texts(second) == ["你好"]
+
+
+def test_chat_id_travels_only_in_a_header(page: Page, base_url: str) -> None:
+    calls: List[Request] = []
+    page.on("request", lambda r: calls.append(r) if "/webhooks/webchat/" in r.url else None)
+    open_chat(page, base_url)
+    say(page, "你好")
+    say(page, "你好")
+    page.reload()
+    expect(page.locator("#log .msg--user .bubble")).to_have_count(2)
+    page.wait_for_load_state("networkidle")
+
+    secret = chat_id(page)
+    assert len(secret) >= 32  # 24 random bytes, base64url
+    api = [r for r in calls if r.url.endswith(("/webhook", "/history"))]
+    assert [r.url.rsplit("/", 1)[1] for r in api] == ["history", "webhook", "webhook", "history"]
+    for call in calls:
+        assert secret not in call.url
+    for call in api:
+        assert call.headers["x-citylink-chat-id"] == secret
+    bodies = [r.post_data_json for r in api if r.method == "POST"]
+    assert all(set(body) == {"message", "message_id"} for body in bodies)
+    # Each message has its own id (a resend reuses it: test_offline_banner_and_recovery).
+    assert bodies[0]["message_id"] != bodies[1]["message_id"]

@@ -50,8 +50,8 @@ HOSPITAL = "中山大学附属第一医院"
 
 @pytest.fixture(scope="module")
 def chat_url(live_stack: Any) -> str:
-    """The page as the real bot serves it."""
-    return f"{live_stack.bot_url}/webhooks/webchat/"
+    """The page as citizens reach it: through the gateway, served by the real bot."""
+    return f"{live_stack.public_url}/webhooks/webchat/"
 
 
 @pytest.fixture()

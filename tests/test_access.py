@@ -1,0 +1,148 @@
+"""Access control of the running stack (issue 11 item 1), tried as an attacker
+on the same network or machine would: without credentials, with forged ones,
+from another origin. Uses the session's live stack (tests/conftest.py).
+"""
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any, Dict, Optional, Tuple
+
+import jwt
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from citysim.app import create_app as create_citysim
+from common.secrets import secret
+from tests.conftest import GATEWAY_PORT, TEST_PORTS, LiveStack
+from tools.stack import services
+
+FORGED_JWT = jwt.encode({"user": {"username": "mallory", "role": "admin"}, "exp": 4102444800},
+                        "not-the-secret", algorithm="HS256")
+# What an attacker would try on the operator API (never sent with valid credentials:
+# DELETE /model would unload the model of the session's stack).
+OPERATOR_CALLS = [
+    ("GET", "/conversations/{victim}/tracker", None),
+    ("POST", "/conversations/{victim}/tracker/events",
+     [{"event": "slot", "name": "confirmed", "value": True}]),
+    ("POST", "/conversations/{victim}/messages", {"text": "你好", "sender": "user"}),
+    ("PUT", "/model", {"model_file": "models/citylink.tar.gz"}),
+    ("DELETE", "/model", None),
+    ("POST", "/model/train", {}),
+    ("POST", "/model/parse", {"text": "查违章"}),
+    ("POST", "/webhooks/rest/webhook", {"sender": "victim", "message": "你好"}),
+]
+
+
+def call(url: str, method: str = "GET", body: Any = None,
+         headers: Optional[Dict[str, str]] = None) -> Tuple[int, Dict[str, str], bytes]:
+    """Status, headers (lower-case names) and body; errors are answers too."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method,
+                                     headers={"Content-Type": "application/json",
+                                              **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            status, raw_headers, raw = answer.status, answer.headers, answer.read()
+    except urllib.error.HTTPError as error:
+        status, raw_headers, raw = error.code, error.headers, error.read()
+    return status, {k.lower(): v for k, v in raw_headers.items()}, raw
+
+
+@pytest.fixture(scope="module")
+def victim(live_stack: LiveStack) -> str:
+    """A REST conversation with something in it."""
+    live_stack.send("victim", "你好")
+    return "rest:victim"
+
+
+@pytest.mark.parametrize("credentials", [
+    {},
+    {"Authorization": f"Bearer {FORGED_JWT}"},
+    {"Authorization": "Bearer guessed-token"},
+], ids=["anonymous", "forged-jwt", "wrong-token"])
+@pytest.mark.parametrize("method, path, body", OPERATOR_CALLS,
+                         ids=[f"{m} {p}" for m, p, _ in OPERATOR_CALLS])
+def test_the_operator_api_refuses_strangers(live_stack: LiveStack, victim: str,
+                                            credentials: Dict[str, str], method: str,
+                                            path: str, body: Any) -> None:
+    url = live_stack.bot_url + path.format(victim=victim)
+    status, _, raw = call(url, method, body, credentials)
+    assert status == 401, raw
+    # Nothing changed in the victim's conversation.
+    assert not any(e.get("name") == "confirmed" and e.get("value") is True
+                   for e in live_stack.events(victim))
+
+
+def test_the_api_token_in_the_query_string_still_works(live_stack: LiveStack,
+                                                       victim: str) -> None:
+    """Rasa's --auth-token, for operators' scripts; only from this machine."""
+    status, _, raw = call(f"{live_stack.bot_url}/conversations/{victim}/tracker"
+                          f"?token={secret('api_token')}")
+    assert status == 200 and json.loads(raw)["sender_id"] == victim
+
+
+def test_no_origin_is_echoed_back(live_stack: LiveStack) -> None:
+    evil = {"Origin": "http://evil.example"}
+    for url in (f"{live_stack.bot_url}/status", f"{live_stack.bot_url}/version",
+                f"{live_stack.public_url}/webhooks/webchat/"):
+        _, headers, _ = call(url, headers=evil)
+        assert "access-control-allow-origin" not in headers, url
+        assert "access-control-allow-credentials" not in headers, url
+    _, headers, _ = call(f"{live_stack.bot_url}/model/parse", "OPTIONS", headers={
+        **evil, "Access-Control-Request-Method": "POST"})
+    assert headers.get("access-control-allow-origin") not in ("*", "http://evil.example")
+
+
+def test_the_action_server_refuses_calls_without_the_secret(live_stack: LiveStack) -> None:
+    forged = {"next_action": "action_pay_fine", "sender_id": "victim",
+              "tracker": {"sender_id": "victim", "slots": {"confirmed": True}, "events": [],
+                          "latest_message": {}},
+              "domain": {}, "version": "3.6.21"}
+    for headers in ({}, {"Authorization": "Bearer guessed"}):
+        status, _, raw = call(f"{live_stack.actions_url}/webhook", "POST", forged, headers)
+        assert status == 401, raw
+        assert call(f"{live_stack.actions_url}/actions", headers=headers)[0] == 401
+    status, _, raw = call(f"{live_stack.actions_url}/actions",
+                          headers={"Authorization": f"Bearer {secret('action_secret')}"})
+    assert status == 200 and {"name": "action_pay_fine"} in json.loads(raw)
+    # The bot itself still reaches it: a whole turn with actions answered.
+    assert live_stack.send("with-actions", "查违章")
+
+
+def _listening_addresses() -> Dict[int, str]:
+    """Port -> local address of the IPv4 sockets listening on this machine."""
+    listening: Dict[int, str] = {}
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        if state == "0A":  # LISTEN
+            address, port = local.split(":")
+            octets = [str(int(address[i:i + 2], 16)) for i in (6, 4, 2, 0)]
+            listening[int(port, 16)] = ".".join(octets)
+    return listening
+
+
+def test_every_service_listens_on_loopback_only(live_stack: LiveStack) -> None:
+    listening = _listening_addresses()
+    for port in (*TEST_PORTS.values(), GATEWAY_PORT):
+        assert listening.get(port) == "127.0.0.1", (port, listening.get(port))
+
+
+def test_make_run_binds_loopback_and_mounts_no_test_endpoints() -> None:
+    commands = {name: service.command for name, service in services().items()}
+    assert "--test-api" not in commands["citysim"]
+    assert commands["bot"][commands["bot"].index("--interface") + 1] == "127.0.0.1"
+    assert "--cors" not in commands["bot"]
+    assert commands["gateway"][commands["gateway"].index("--host") + 1] == "127.0.0.1"
+    assert commands["actions"][1:3] == ["-m", "actions.server"]  # binds 127.0.0.1
+
+
+@pytest.mark.asyncio
+async def test_the_simulator_mounts_test_endpoints_only_when_asked(tmp_path: Path) -> None:
+    for test_api, expected in ((False, 404), (True, 200)):
+        app = create_citysim(tmp_path / f"citysim-{test_api}.sqlite", test_api=test_api)
+        async with TestClient(TestServer(app)) as client:
+            for path in ("/_test/seed", "/_test/faults"):
+                assert (await client.get(path)).status == expected, (test_api, path)

@@ -5,6 +5,7 @@ from another origin. Uses the session's live stack (tests/conftest.py).
 from __future__ import annotations
 
 import json
+import socket
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -17,7 +18,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from citysim.app import create_app as create_citysim
 from common.secrets import secret
 from tests.conftest import GATEWAY_PORT, TEST_PORTS, LiveStack
-from tools.stack import services
+from tools.stack import ROOT, api_headers, services, stack_environment
 
 FORGED_JWT = jwt.encode({"user": {"username": "mallory", "role": "admin"}, "exp": 4102444800},
                         "not-the-secret", algorithm="HS256")
@@ -146,3 +147,30 @@ async def test_the_simulator_mounts_test_endpoints_only_when_asked(tmp_path: Pat
         async with TestClient(TestServer(app)) as client:
             for path in ("/_test/seed", "/_test/faults"):
                 assert (await client.get(path)).status == expected, (test_api, path)
+
+
+def test_the_bot_sends_the_action_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    """endpoints.yml takes the secret from the environment the stack sets."""
+    from rasa.utils.endpoints import read_endpoint_config
+
+    for name, value in stack_environment().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("CITYLINK_ACTION_SECRET", "from-the-environment")
+    endpoint = read_endpoint_config(str(ROOT / "endpoints.yml"), "action_endpoint")
+    assert endpoint.headers == {"Authorization": "Bearer from-the-environment"}
+    assert "secret" not in endpoint.url and not endpoint.params
+
+
+def test_bodies_over_the_cap_are_refused(live_stack: LiveStack) -> None:
+    """Refused on the announced length, before any body is read: a 3 MB body
+    is never sent, the status line is read right after the headers."""
+    port = TEST_PORTS["bot_port"]
+    for path in ("/model/parse", "/webhooks/rest/webhook"):
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as connection:
+            connection.sendall(
+                f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                f"Authorization: {api_headers('tests')['Authorization']}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {3 * 1024 * 1024}\r\n"
+                "\r\n".encode())
+            status_line = connection.makefile("rb").readline().decode()
+        assert status_line.split()[1] == "413", (path, status_line)

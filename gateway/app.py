@@ -14,7 +14,9 @@ path is 404 here.
   WeChat is not: all its callbacks come from a few WeChat servers, so its
   limit is per user (OpenID), in the channel (bot/channels/guard.py).
 * Only the headers the channels read go upstream (no cookies, no
-  `Authorization`), plus `X-Forwarded-For`.
+  `Authorization`), plus `X-Forwarded-For`; no CORS header comes back (the
+  web chat page is same-origin; Rasa's CORS set-up adds
+  `Access-Control-Allow-Credentials` to every answer).
 
 One process, so the per-address counters are plain memory.
 """
@@ -115,7 +117,8 @@ async def forward(request: web.Request) -> web.StreamResponse:
         ) as upstream:
             content = await upstream.read()
             answer_headers = {name: value for name, value in upstream.headers.items()
-                              if name.lower() not in DROPPED_RESPONSE_HEADERS}
+                              if name.lower() not in DROPPED_RESPONSE_HEADERS
+                              and not name.lower().startswith("access-control-")}
             return web.Response(status=upstream.status, body=content, headers=answer_headers)
     except (aiohttp.ClientError, TimeoutError):
         return error(502, UNREACHABLE_ERROR)

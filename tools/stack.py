@@ -78,7 +78,9 @@ def services(
              "--interface", "127.0.0.1", "--port", str(bot_port),
              "--auth-token", secret("api_token"),
              "--jwt-secret", secret("jwt_secret"), "--jwt-method", "HS256"],
-            f"http://127.0.0.1:{bot_port}/status",
+            # /status needs the API token; /version does not, and the server
+            # answers only once the model is loaded (before_server_start).
+            f"http://127.0.0.1:{bot_port}/version",
         ),
         "gateway": Service(
             "gateway",

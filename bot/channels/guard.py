@@ -168,6 +168,19 @@ class ChannelGuard:
         return answer
 
 
+class GuardedChannel:
+    """A channel's `guard`: given, or built from the environment on first use,
+    because Rasa creates the channels before Sanic forks its workers."""
+
+    _guard: Optional[ChannelGuard] = None
+
+    @property
+    def guard(self) -> ChannelGuard:
+        if self._guard is None:
+            self._guard = ChannelGuard.from_environment()
+        return self._guard
+
+
 async def collected_answer(on_new_message: OnNewMessage, text: str, sender_id: str,
                            channel: str, metadata: Optional[Dict[str, Any]] = None
                            ) -> List[Dict[str, Any]]:

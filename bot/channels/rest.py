@@ -26,7 +26,7 @@ from sanic.exceptions import InvalidUsage
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels.guard import ChannelGuard, OnNewMessage, collected_answer
+from bot.channels.guard import ChannelGuard, GuardedChannel, OnNewMessage, collected_answer
 from common.secrets import secret
 
 NAMESPACE = "rest:"
@@ -50,7 +50,7 @@ def operator_authorised(header: Optional[str]) -> bool:
     return isinstance(user, dict) and user.get("role") == "admin"
 
 
-class OperatorRestInput(RestInput):
+class OperatorRestInput(GuardedChannel, RestInput):
     """``/webhooks/rest/webhook`` with credentials, its own namespace and limits."""
 
     def __init__(self, guard: Optional[ChannelGuard] = None) -> None:
@@ -64,13 +64,6 @@ class OperatorRestInput(RestInput):
     def name(cls) -> Text:
         """Same URL and ``input_channel`` as Rasa's REST channel."""
         return "rest"
-
-    @property
-    def guard(self) -> ChannelGuard:
-        # Built on first use: the channel is created before Sanic forks its workers.
-        if self._guard is None:
-            self._guard = ChannelGuard.from_environment()
-        return self._guard
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         rest = Blueprint("operator_rest", __name__)

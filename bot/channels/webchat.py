@@ -42,6 +42,7 @@ from bot.channels.guard import (
     MAX_MESSAGE_CHARS,
     TURN_TTL_SECONDS,
     ChannelGuard,
+    GuardedChannel,
     OnNewMessage,
     collected_answer,
 )
@@ -155,7 +156,7 @@ async def history_messages(tracker_store: Any, sender: Text) -> List[Dict[Text, 
     return messages
 
 
-class WebChatInput(InputChannel):
+class WebChatInput(GuardedChannel, InputChannel):
     """Input channel for the CityLink browser chat page."""
 
     def __init__(self, guard: Optional[ChannelGuard] = None) -> None:
@@ -169,13 +170,6 @@ class WebChatInput(InputChannel):
     def name(cls) -> Text:
         """URL prefix and ``input_channel`` of messages: ``webchat``."""
         return "webchat"
-
-    @property
-    def guard(self) -> ChannelGuard:
-        # Built on first use: the channel is created before Sanic forks its workers.
-        if self._guard is None:
-            self._guard = ChannelGuard.from_environment()
-        return self._guard
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         """Routes for the page, the message webhook and the history."""

@@ -36,7 +36,7 @@ from sanic.response import HTTPResponse
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import WeChatException
 
-from bot.channels.guard import ChannelGuard
+from bot.channels.guard import ChannelGuard, GuardedChannel
 from bot.channels.wechat_api import WeChatAPI
 from bot.channels.wechat_protocol import (
     RejectedRequest,
@@ -132,7 +132,7 @@ class WeChatOutput(CollectingOutputChannel):
         return "wechat"
 
 
-class WeChatInput(InputChannel):
+class WeChatInput(GuardedChannel, InputChannel):
     """WeChat official-account callbacks in, bot answers out (passive reply or 客服消息)."""
 
     @classmethod
@@ -181,14 +181,6 @@ class WeChatInput(InputChannel):
         self._turns: TTLCache = TTLCache(maxsize=CACHE_SIZE, ttl=self._turn_ttl)
         self._tasks: Set[asyncio.Task] = set()
         self._guard = guard
-
-    @property
-    def guard(self) -> ChannelGuard:
-        """Message-length and per-conversation rate checks (built on first use,
-        after Sanic forked the workers)."""
-        if self._guard is None:
-            self._guard = ChannelGuard.from_environment()
-        return self._guard
 
     @staticmethod
     def _make_crypto(config: WeChatConfig) -> Optional[WeChatCrypto]:

@@ -101,7 +101,9 @@ async def forward(request: web.Request) -> web.StreamResponse:
     address = request.remote or "unknown"
     if (settings.rate_count and path.startswith(RATE_LIMITED_PREFIXES)
             and request.app[COUNTER].hit(address) > settings.rate_count):
-        return error(429, RATE_LIMITED_ERROR, **{"Retry-After": str(int(settings.rate_window))})
+        # Fixed windows: the count starts again at the next window.
+        retry_after = math.ceil(settings.rate_window - time.time() % settings.rate_window)
+        return error(429, RATE_LIMITED_ERROR, **{"Retry-After": str(retry_after)})
     try:
         body = await request.read()
     except web.HTTPRequestEntityTooLarge:

@@ -19,7 +19,7 @@ from citysim.app import create_app as create_citysim
 from common.secrets import secret
 from tests.conftest import GATEWAY_PORT, TEST_PORTS, LiveStack
 from tests.test_gateway import in_thread
-from tools.stack import ROOT, api_headers, services, stack_environment
+from tools.stack import ROOT, api_headers, services, stack_environment, startup_notice
 
 FORGED_JWT = jwt.encode({"user": {"username": "mallory", "role": "admin"}, "exp": 4102444800},
                         "not-the-secret", algorithm="HS256")
@@ -181,3 +181,31 @@ def test_bodies_over_the_cap_are_refused(live_stack: LiveStack) -> None:
                 "\r\n".encode())
             status_line = connection.makefile("rb").readline().decode()
         assert status_line.split()[1] == "413", (path, status_line)
+
+
+def test_make_run_says_where_the_token_is_never_what(monkeypatch: pytest.MonkeyPatch,
+                                                     tmp_path: Path) -> None:
+    monkeypatch.setenv("CITYLINK_SECRETS_DIR", str(tmp_path / "secrets"))
+    for name in ("api_token", "jwt_secret"):
+        monkeypatch.delenv(f"CITYLINK_{name.upper()}", raising=False)
+    services()  # what `make run` does first: the bot's command line needs the secrets
+    notice = startup_notice()
+    for name in ("api_token", "jwt_secret"):
+        path = tmp_path / "secrets" / name
+        assert str(path) in notice
+        assert path.read_text().strip() not in notice
+        assert path.stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "secrets").stat().st_mode & 0o777 == 0o700
+    assert "http://127.0.0.1:5000/webhooks/webchat/" in notice
+
+
+def test_the_operator_chooses_the_public_address(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CITYLINK_PUBLIC_HOST", "0.0.0.0")
+    monkeypatch.setenv("CITYLINK_PUBLIC_PORT", "8080")
+    commands = {name: service.command for name, service in services().items()}
+    gateway = commands["gateway"]
+    assert gateway[gateway.index("--host") + 1:gateway.index("--port") + 2] == [
+        "0.0.0.0", "--port", "8080"]
+    # Nothing else follows the public address.
+    assert commands["bot"][commands["bot"].index("--interface") + 1] == "127.0.0.1"
+    assert "0.0.0.0" not in commands["citysim"] and "0.0.0.0" not in commands["actions"]

@@ -983,7 +983,8 @@ async def test_a_user_over_the_rate_hears_please_try_later_once_per_message(
     start_channel: StartChannel, tmp_path: Path
 ) -> None:
     bot = says("好的")
-    guard = ChannelGuard(SQLiteChannelState(tmp_path / "limited.db"), RateLimit(2, 60))
+    # A day-long window: windows are aligned to the clock, and a test never crosses one.
+    guard = ChannelGuard(SQLiteChannelState(tmp_path / "limited.db"), RateLimit(2, 86400))
     _, worker_a = await start_channel(bot, guard=guard)
     _, worker_b = await start_channel(bot, guard=guard)
     assert (await worker_a.post(text_xml("一"))).content == "好的"

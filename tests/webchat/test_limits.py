@@ -40,8 +40,9 @@ def operator_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture()
 def limited_bot() -> Iterator[LoopbackServer]:
-    """A fake bot whose channels allow 3 messages per conversation a minute."""
-    server = LoopbackServer(rate=RateLimit(3, 60))
+    """A fake bot whose channels allow 3 messages per conversation (in a day-long
+    window: windows are aligned to the clock, and a test never crosses one)."""
+    server = LoopbackServer(rate=RateLimit(3, 86400))
     server.start()
     yield server
     server.shutdown()
@@ -192,3 +193,24 @@ def test_rest_length_and_rate_answers(limited_bot: LoopbackServer) -> None:
         assert rest(limited_bot, {"sender": "busy", "message": str(n)}, token)[0] == 200
     status, answer = rest(limited_bot, {"sender": "busy", "message": "再来"}, token)
     assert (status, answer[0]["text"]) == (429, RATE_LIMITED_REPLY)
+
+
+def _hit(path: str, times: int, results: Any) -> None:
+    state = SQLiteChannelState(Path(path))
+    results.put([state.hit("conversation:web:x", 86400) for _ in range(times)])
+
+
+def test_rate_counts_are_shared_between_processes(tmp_path: Path) -> None:
+    """Four bot workers counting one conversation's messages: every count is
+    given out once, so the limit holds whichever worker a message reaches."""
+    path = str(tmp_path / "channels.db")
+    SQLiteChannelState(Path(path))
+    fork = multiprocessing.get_context("fork")
+    results: Any = fork.Queue()
+    workers = [fork.Process(target=_hit, args=(path, 5, results)) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    counts = sorted(n for _ in workers for n in results.get(timeout=30))
+    for worker in workers:
+        worker.join(30)
+    assert counts == list(range(1, 21))

@@ -1,7 +1,7 @@
 """Fixtures for the web chat tests: the server under test and a real browser.
 
 ``base_url`` is the page under test: a running bot when CITYLINK_WEBCHAT_URL
-is set (e.g. http://127.0.0.1:5005/webhooks/webchat/), otherwise the fake bot.
+is set (e.g. http://127.0.0.1:5000/webhooks/webchat/, the gateway of make run), otherwise the fake bot.
 Tests that rely on the fake's fixed answers ask for ``fake_bot`` directly.
 
 The browser is Debian's Chromium (``apt-get install chromium``), driven by the

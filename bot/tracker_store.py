@@ -13,8 +13,12 @@ it not in the database:
   the tracker and insert the new rows in one statement. Trackers we did not
   read (a new conversation, the HTTP API replacing events) still count.
 
-The schema, the JSON in `data` and the rows are exactly Rasa's: support tools,
-`rasa export` and a later switch back to `type: SQL` read them unchanged.
+The schema and the rows are Rasa's. What differs is inside `data`: personal
+values (ID and phone numbers, plates, account numbers, names, identity tokens
+...) are sealed on save and revealed on read (common/privacy.py), so the bot
+and the actions see plain values in memory and the table holds only masks and
+ciphertext under `secret("data_key")`. `rasa export` or a switch back to
+`type: SQL` still read the rows; they see the sealed tokens.
 """
 from __future__ import annotations
 
@@ -27,7 +31,17 @@ from rasa.shared.core.events import Event
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
+from common.privacy import reveal_event, seal_event
+
 STORED = "_citylink_stored_events"  # tracker attribute: events of its session already in the table
+# A sealed token's opening as `json.dumps` writes it (ASCII escapes) and as other writers may.
+_SEALED_MARKS = (json.dumps("⟦sealed:")[1:-1], "⟦sealed:")
+
+
+def _load(data: str) -> Dict[str, Any]:
+    """A stored event, its sealed values revealed (rows without any skip the walk)."""
+    event = json.loads(data)
+    return reveal_event(event) if any(mark in data for mark in _SEALED_MARKS) else event
 
 
 class SQLTrackerStore(RasaSQLTrackerStore):
@@ -37,7 +51,7 @@ class SQLTrackerStore(RasaSQLTrackerStore):
                         fetch_events_from_all_sessions: bool) -> Optional[DialogueStateTracker]:
         with self.session_scope() as session:
             query = self._event_query(session, sender_id, fetch_events_from_all_sessions)
-            events = [json.loads(data) for (data,) in query.with_entities(self.SQLEvent.data)]
+            events = [_load(data) for (data,) in query.with_entities(self.SQLEvent.data)]
         if not (self.domain and events):
             return None
         tracker = DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
@@ -69,5 +83,5 @@ class SQLTrackerStore(RasaSQLTrackerStore):
             "timestamp": data.get("timestamp"),
             "intent_name": data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
             "action_name": data.get("name"),
-            "data": json.dumps(data),
+            "data": json.dumps(seal_event(data)),
         }

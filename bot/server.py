@@ -58,7 +58,7 @@ from jsonschema import Draft202012Validator
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from bot import templates
+from bot import session, templates
 from bot.worker_balance import WorkerLoads, shed_when_overloaded
 from common import logsafe
 
@@ -276,6 +276,7 @@ def apply() -> None:
     _event_class_lookup_cache()
     _fast_slot_copy()
     templates.apply()
+    session.apply()
     event.listen(Engine, "connect", _sqlite_wal)
     apply.done = True  # type: ignore[attr-defined]
 

@@ -19,6 +19,12 @@ values (ID and phone numbers, plates, account numbers, names, identity tokens
 and the actions see plain values in memory and the table holds only masks and
 ciphertext under `secret("data_key")`. `rasa export` or a switch back to
 `type: SQL` still read the rows; they see the sealed tokens.
+
+Erasing: a citizen's "删除我的记录" ends in `action_delete_my_data`, which
+returns `SlotSet(ERASE_SLOT, True)`. Saving a tracker with that event among its
+new ones deletes every row of the conversation (all sessions) and writes
+nothing: the next message starts a new conversation. The retention job
+(tools/retention.py) deletes through `erase` too.
 """
 from __future__ import annotations
 
@@ -26,14 +32,17 @@ import itertools
 import json
 from typing import Any, Dict, Optional, Text
 
+from sqlalchemy import func
+
 from rasa.core.tracker_store import SQLTrackerStore as RasaSQLTrackerStore
-from rasa.shared.core.events import Event
+from rasa.shared.core.events import Event, SlotSet
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
 from common.privacy import reveal_event, seal_event
 
 STORED = "_citylink_stored_events"  # tracker attribute: events of its session already in the table
+ERASE_SLOT = "erase_conversation"  # set by action_delete_my_data (actions/privacy.py)
 # A sealed token's opening as `json.dumps` writes it (ASCII escapes) and as other writers may.
 _SEALED_MARKS = (json.dumps("⟦sealed:")[1:-1], "⟦sealed:")
 
@@ -67,12 +76,44 @@ class SQLTrackerStore(RasaSQLTrackerStore):
             if stored is None:
                 stored = self._event_query(session, tracker.sender_id,
                                            fetch_events_from_all_sessions=False).count()
-            rows = [self._row(tracker.sender_id, event)
-                    for event in itertools.islice(tracker.events, stored, None)]
+            new = list(itertools.islice(tracker.events, stored, None))
+            if any(isinstance(e, SlotSet) and e.key == ERASE_SLOT and e.value for e in new):
+                self.erase(tracker.sender_id)
+                setattr(tracker, STORED, len(tracker.events))
+                return
+            rows = [self._row(tracker.sender_id, event) for event in new]
             if rows:
                 session.execute(self.SQLEvent.__table__.insert(), rows)
             session.commit()
         setattr(tracker, STORED, len(tracker.events))
+
+    def erase(self, sender_id: Text) -> int:
+        """Delete every stored event of the conversation; the number of rows deleted."""
+        with self.session_scope() as session:
+            deleted = (session.query(self.SQLEvent).filter(self.SQLEvent.sender_id == sender_id)
+                       .delete(synchronize_session=False))
+            session.commit()
+        return int(deleted)
+
+    def last_activity(self) -> Dict[Text, float]:
+        """Each stored conversation and the timestamp of its latest event."""
+        with self.session_scope() as session:
+            return {sender: float(latest) for sender, latest in session.query(
+                self.SQLEvent.sender_id, func.max(self.SQLEvent.timestamp),
+            ).group_by(self.SQLEvent.sender_id)}
+
+    def latest_slot_value(self, sender_id: Text, slot: Text) -> Any:
+        """The value the conversation's latest SlotSet for `slot` stored (revealed), or None."""
+        with self.session_scope() as session:
+            query = (session.query(self.SQLEvent.data)
+                     .filter(self.SQLEvent.sender_id == sender_id, self.SQLEvent.type_name == "slot",
+                             self.SQLEvent.data.like(f'%"name": "{slot}"%'))
+                     .order_by(self.SQLEvent.id.desc()))
+            for (data,) in query:
+                event = _load(data)
+                if event.get("name") == slot:
+                    return event.get("value")
+        return None
 
     @staticmethod
     def _row(sender_id: Text, event: Event) -> Dict[Text, Any]:

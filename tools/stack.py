@@ -141,6 +141,15 @@ class Stack:
         print(f"  {service.name} 就绪（{time.monotonic() - started:.1f} 秒）：{service.health_url}",
               flush=True)
 
+    def start_job(self, name: str, command: List[str]) -> None:
+        """A background process with no health endpoint (the retention job), logged like a service."""
+        log = LogSink(self.log_dir / f"{name}.log")
+        self.sinks.append(log)
+        process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+        self.processes.append(process)
+        log.drain(process.stdout)  # type: ignore[arg-type]
+
     def stop(self) -> None:
         for process in reversed(self.processes):
             if process.poll() is None:
@@ -183,6 +192,8 @@ def main() -> None:
             )
             return
         stack.start(svc["bot"], timeout=300)
+        # Conversations past their city's retention period: deleted now, then hourly.
+        stack.start_job("retention", [sys.executable, "-m", "tools.retention", "--every", "3600"])
         print("CityLink 已启动：网页聊天 http://127.0.0.1:5005/webhooks/webchat/ ，"
               "REST http://127.0.0.1:5005/webhooks/rest/webhook 。按 Ctrl-C 停止。", flush=True)
         try:

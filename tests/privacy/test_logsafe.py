@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import os
 import logging
 import stat
 import subprocess
@@ -95,3 +96,13 @@ def test_uncaught_exception_is_logged_masked_not_raw(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "RuntimeError: account ******5678 phone 138****5678" in result.stderr
     assert PHONE not in result.stderr and "3012345678" not in result.stderr
+
+
+def test_the_launchers_background_jobs_log_masked_like_services(tmp_path: Path) -> None:
+    from tools.stack import Stack
+
+    with Stack(env=dict(os.environ), log_dir=tmp_path / "log") as stack:
+        stack.start_job("job", [sys.executable, "-c", f"print('户号 3012345678 手机 {PHONE}')"])
+        stack.processes[-1].wait(timeout=30)
+    text = (tmp_path / "log" / "job.log").read_text(encoding="utf-8")
+    assert text.strip() == "户号 ******5678 手机 138****5678"

@@ -94,6 +94,9 @@ _MASKERS: Dict[str, Callable[[str], str]] = {
     "name": mask_name,
     "house": lambda v: "*" * len(v),
 }
+# Every detector needs a digit or a name cue: text without either is returned
+# at once (intent names, most sentences), which is most of what is stored or logged.
+_MAYBE = re.compile("[0-9０-９]|" + "|".join(_NAME_CUES))
 # Full-width digits and letters fold to ASCII for matching; same length, so
 # spans found in the folded text cut the original.
 _FOLD = str.maketrans({chr(c): chr(c - 0xFEE0) for c in range(0xFF10, 0xFF5B) if chr(c - 0xFEE0).isalnum()})
@@ -114,6 +117,7 @@ def _fernet() -> Fernet:
 def reset_key_cache() -> None:
     """Forget the derived key (tests that switch `CITYLINK_DATA_KEY`)."""
     _fernet.cache_clear()
+    _decrypt.cache_clear()
 
 
 def _token(value: str, mask: str) -> str:
@@ -121,12 +125,21 @@ def _token(value: str, mask: str) -> str:
     return f"⟦sealed:{mask}:{_fernet().encrypt(value.encode()).decode('ascii')}⟧"
 
 
-def _open(match: "re.Match[str]") -> str:
+@functools.lru_cache(maxsize=4096)
+def _decrypt(ciphertext: str) -> Optional[str]:
+    """Cached: the bot re-reads a session's rows for every message."""
     try:
-        return _fernet().decrypt(match.group(2).encode("ascii")).decode()
+        return _fernet().decrypt(ciphertext.encode("ascii")).decode()
     except InvalidToken:
+        return None
+
+
+def _open(match: "re.Match[str]") -> str:
+    value = _decrypt(match.group(2))
+    if value is None:
         logger.warning("无法解密一项已封存的个人信息（密钥不同？），只显示掩码")
         return match.group(1)
+    return value
 
 
 def _pieces(text: str) -> Iterator[Tuple[bool, str]]:
@@ -159,7 +172,7 @@ def _mask_found(kind: str, value: str) -> str:
 
 def mask_text(text: str) -> str:
     """The text for display: every personal value masked, sealed or plain."""
-    if not text:
+    if not text or ("⟦" not in text and not _MAYBE.search(text)):
         return text
     return "".join(SEALED.match(piece).group(1) if is_token  # type: ignore[union-attr]
                    else _replace_found(piece, _mask_found)
@@ -168,7 +181,7 @@ def mask_text(text: str) -> str:
 
 def seal_text(text: str) -> str:
     """The text for storage: every personal value a sealed token (idempotent)."""
-    if not text:
+    if not text or not _MAYBE.search(text):
         return text
     return "".join(piece if is_token
                    else _replace_found(piece, lambda kind, value: _token(value, _mask_found(kind, value)))
@@ -230,8 +243,22 @@ def _walk(data: Any, on_text: Callable[[str], str],
 
 
 def seal_event(data: Dict[str, Any]) -> Dict[str, Any]:
-    """A stored event (`Event.as_dict()`) with every personal value sealed."""
-    return _walk(data, seal_text, seal_value)
+    """A stored event (`Event.as_dict()`) with every personal value sealed.
+
+    A user event holds its text twice (and parse data): each distinct string is
+    sealed once per event.
+    """
+    return _walk(data, _memo(seal_text), seal_value)
+
+
+def _memo(function: Callable[[str], str]) -> Callable[[str], str]:
+    done: Dict[str, str] = {}
+
+    def once(text: str) -> str:
+        if text not in done:
+            done[text] = function(text)
+        return done[text]
+    return once
 
 
 def reveal_event(data: Dict[str, Any]) -> Dict[str, Any]:

@@ -22,6 +22,7 @@ from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from common import logsafe
 from common.secrets import secret
 
 # Routes anyone on the machine may call: the stack's health check.
@@ -59,6 +60,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=5055)
     args = parser.parse_args()
     utils.configure_colored_logging(logging.INFO)
+    logsafe.configure("actions")  # personal data masked in every record
     utils.update_sanic_log_level()
     app = build_app(secret("action_secret"))
     app.run(args.host, args.port, workers=utils.number_of_sanic_workers(), access_log=False)

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import argparse
-import logging
 
 from aiohttp import web
 
 from citysim.app import create_app
+from common import logsafe
 
 
 def main() -> None:
@@ -17,7 +17,7 @@ def main() -> None:
     parser.add_argument("--test-api", action="store_true",
                         help="mount the /_test/ endpoints (tests only; seed data holds ID numbers)")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO)
+    logsafe.configure("citysim")
     web.run_app(create_app(args.db, test_api=args.test_api), host=args.host, port=args.port)
 
 

@@ -22,7 +22,7 @@ DATA_SOURCES := domain.yml $(shell find data -name '*.yml' 2>/dev/null | grep -v
 NLU_SOURCES := config.yml $(DATA_SOURCES) $(shell find common bot/nlu -name '*.yml' -o -name '*.py' 2>/dev/null)
 RESOURCES := var/jieba/userdict.txt data/nlu/generated/lookups.yml
 
-.PHONY: all install resources train run shell test eval validate bench clean browser postgres
+.PHONY: all install resources train run shell test test-stock-rasa eval validate bench clean browser postgres
 
 all: test
 
@@ -70,6 +70,12 @@ postgres:
 
 test: $(MODEL) validate browser postgres
 	$(PY) -m pytest -q
+	$(MAKE) --no-print-directory test-stock-rasa
+
+# The end-to-end conversations once more on a second live stack with every
+# Rasa patch off (bot/patches/): the bot is correct on stock Rasa behaviour.
+test-stock-rasa: $(MODEL)
+	CITYLINK_PATCHES_OFF=all $(PY) -m pytest -q -p no:cacheprovider tests/test_conversations.py
 
 # Rasa's stock Chinese pipeline on the same data, for comparison (~30 min on 2 cores,
 # always a full training so the recorded time is one). Our code is not an input.

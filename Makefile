@@ -22,7 +22,7 @@ DATA_SOURCES := domain.yml $(shell find data -name '*.yml' 2>/dev/null | grep -v
 NLU_SOURCES := config.yml $(DATA_SOURCES) $(shell find common bot/nlu -name '*.yml' -o -name '*.py' 2>/dev/null)
 RESOURCES := var/jieba/userdict.txt data/nlu/generated/lookups.yml
 
-.PHONY: all install resources train run shell test test-stock-rasa eval validate bench clean browser postgres
+.PHONY: all install resources services train run shell test test-stock-rasa eval validate bench clean browser postgres
 
 all: test
 
@@ -41,20 +41,29 @@ $(RESOURCES) &: $(VENV)/.installed $(shell find common/gazetteer -type f) tools/
 
 resources: $(RESOURCES)
 
+# The domain's forms and data/rules/services.yml from the service manifest
+# (committed; rewritten only when their text changes, so no needless retraining).
+SERVICES_STAMP := var/.services
+$(SERVICES_STAMP): $(VENV)/.installed common/services.yml common/services.py tools/build_services.py domain.yml data/rules/services.yml
+	$(PY) -m tools.build_services
+	mkdir -p var && touch $@
+
+services: $(SERVICES_STAMP)
+
 # Browser tests drive Debian's Chromium; CJK fonts so screenshots show Chinese.
 browser:
 	@command -v chromium >/dev/null && fc-list 2>/dev/null | grep -qi "cjk" || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk)
 
 # Trains only when training data, dictionaries, config or components changed.
-$(MODEL): $(VENV)/.installed $(RESOURCES) $(NLU_SOURCES)
+$(MODEL): $(VENV)/.installed $(SERVICES_STAMP) $(RESOURCES) $(NLU_SOURCES)
 	mkdir -p models var
 	$(RASA) train --fixed-model-name citylink --out models
 	touch $@
 
 train: $(MODEL)
 
-validate: $(VENV)/.installed $(RESOURCES)
+validate: $(VENV)/.installed $(SERVICES_STAMP) $(RESOURCES)
 	$(PY) -m tools.validate
 
 run: $(MODEL)

@@ -15,21 +15,13 @@ from typing import Dict, List, Optional
 
 import yaml
 
+from common import services
+
 DEFAULT_DIR = Path(__file__).resolve().parents[1] / "registry"
 _VAR = re.compile(r"\$\{([A-Z0-9_]+)(?::-([^}]*))?\}")
 
-# Registry service -> the intents it serves.
-SERVICE_INTENTS: Dict[str, List[str]] = {
-    "violation": ["query_violation", "pay_fine"],
-    "traffic": ["query_traffic"],
-    "restriction": ["query_restriction"],
-    "transit": ["query_bus", "query_route"],
-    "utility": ["query_bill", "pay_bill"],
-    "hospital": ["book_appointment", "query_appointment", "cancel_appointment"],
-    "weather": ["query_weather"],
-    "social": ["query_social_security", "query_housing_fund"],
-    "hotline": ["report_issue", "query_ticket"],
-}
+# Registry service -> the intents it serves (common/services.yml).
+SERVICE_INTENTS: Dict[str, List[str]] = services.load().intents_by_registry_key()
 
 
 def expand(value: str) -> str:

@@ -27,7 +27,7 @@ from rasa_sdk import FormValidationAction, ValidationAction
 
 import actions
 from bot import patches, server
-from bot.patches import action_session, fair_queue, guard, slot_validation_skip, sqlite_tracker
+from bot.patches import action_session, fair_queue, guard, slot_validation_skip
 
 ROOT = Path(__file__).resolve().parents[1]
 assert not patches.installed(), "a patch was installed before the stock behaviour was taken"

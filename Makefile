@@ -22,7 +22,7 @@ DATA_SOURCES := domain.yml $(shell find data -name '*.yml' 2>/dev/null | grep -v
 NLU_SOURCES := config.yml $(DATA_SOURCES) $(shell find common bot/nlu -name '*.yml' -o -name '*.py' 2>/dev/null)
 RESOURCES := var/jieba/userdict.txt data/nlu/generated/lookups.yml
 
-.PHONY: all install resources services train run shell test test-stock-rasa eval validate bench clean browser postgres
+.PHONY: all install resources services train run shell lint test test-stock-rasa eval validate bench clean browser postgres
 
 all: test
 
@@ -77,7 +77,17 @@ postgres:
 	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql)
 
-test: $(MODEL) validate browser postgres
+# ruff (lint everywhere, format check where the house branch owns the code:
+# other packages adopt the formatter when their owners reformat them) and mypy
+# on bot/ and actions/ (pyproject.toml).
+FORMATTED := bot/patches bot/server.py bot/graph_runner.py common/services.py common/registry.py \
+	tools/bench tools/build_services.py tests/test_patches.py tests/test_services.py tests/test_bench.py
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check $(FORMATTED)
+	$(VENV)/bin/mypy
+
+test: lint $(MODEL) validate browser postgres
 	$(PY) -m pytest -q
 	$(MAKE) --no-print-directory test-stock-rasa
 

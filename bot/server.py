@@ -5,6 +5,7 @@ patches are checked against the installed Rasa and Sanic first; on a mismatch
 the server refuses to start and says what differs. `CITYLINK_PATCHES_OFF`
 switches patches off (`all`: stock Rasa behaviour).
 """
+
 from __future__ import annotations
 
 import sys
@@ -21,7 +22,9 @@ def main() -> None:
         installed = patches.apply()
     except patches.PatchError as mismatch:
         sys.exit(str(mismatch))
-    print(f"Rasa 补丁：{', '.join(installed) or '全部关闭（CITYLINK_PATCHES_OFF）'}", file=sys.stderr)
+    print(
+        f"Rasa 补丁：{', '.join(installed) or '全部关闭（CITYLINK_PATCHES_OFF）'}", file=sys.stderr
+    )
     from rasa.__main__ import main as rasa_main
 
     sys.argv[0] = "rasa"

@@ -5,6 +5,7 @@ training data), checked by pydantic models: a misspelt key or an unknown
 service stops the action server at start-up with the file's name. A sixth city is a new file and a backend URL: no code. The
 directory can be moved with CITYLINK_REGISTRY (tests use a fixture city).
 """
+
 from __future__ import annotations
 
 import os

@@ -6,6 +6,7 @@ The domain's `forms:` section and data/rules/services.yml are generated from
 it (tools/build_services.py); the action server's forms and the registry read
 it here.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache

@@ -3,10 +3,11 @@
 No stack and no timing: synthetic samples with fixed timestamps only. The
 benchmark itself runs with `make bench`, never in the test suite.
 """
+
 from __future__ import annotations
 
-import json
 import itertools
+import json
 import os
 from pathlib import Path
 
@@ -40,7 +41,9 @@ def test_latency_summary_is_in_milliseconds() -> None:
     assert summary["p50"] == pytest.approx(200)
     assert summary["min"] == pytest.approx(100) and summary["max"] == pytest.approx(300)
     assert summary["mean"] == pytest.approx(200)
-    assert stats.latency_summary([]) == {k: None for k in ("p50", "p95", "p99", "mean", "min", "max")}
+    assert stats.latency_summary([]) == {
+        k: None for k in ("p50", "p95", "p99", "mean", "min", "max")
+    }
 
 
 def test_throughput() -> None:
@@ -52,8 +55,8 @@ def test_throughput() -> None:
 
 def samples() -> list:
     return [
-        Sample("greet", 0.0, 0.5),                       # ends before the window: warm-up
-        Sample("greet", 0.9, 1.2),                       # started in warm-up, ends inside: counted
+        Sample("greet", 0.0, 0.5),  # ends before the window: warm-up
+        Sample("greet", 0.9, 1.2),  # started in warm-up, ends inside: counted
         Sample("greet", 2.0, 2.1),
         Sample("violation_backend", 3.0, 3.4),
         Sample("violation_backend", 4.0, 4.2, mismatch=True),
@@ -61,7 +64,7 @@ def samples() -> list:
         Sample("faq", 6.0, 9.0, error="timeout"),
         Sample("faq", 7.0, 7.1, error="http_500"),
         Sample("faq", 8.0, 8.1, error="http_500"),
-        Sample("greet", 10.5, 11.5),                     # ends after the window: not counted
+        Sample("greet", 10.5, 11.5),  # ends after the window: not counted
     ]
 
 
@@ -104,27 +107,51 @@ def config_result(scale: float, errors: int = 0) -> dict:
     levels = {}
     for level in (1, 8, 32):
         levels[str(level)] = {
-            "concurrency": level, "window_s": 60.0, "messages": 100 + errors, "answered": 100,
-            "errors": errors, "error_kinds": {"timeout": errors} if errors else {}, "empty": 0,
-            "mismatches": 10, "expected_share": 0.9, "throughput_msg_s": 10.0 / scale,
-            "latency_ms": {"p50": 100.0 * scale * level, "p95": 200.0 * scale * level,
-                           "p99": 300.0 * scale * level, "mean": 1.0, "min": 1.0, "max": 1.0},
+            "concurrency": level,
+            "window_s": 60.0,
+            "messages": 100 + errors,
+            "answered": 100,
+            "errors": errors,
+            "error_kinds": {"timeout": errors} if errors else {},
+            "empty": 0,
+            "mismatches": 10,
+            "expected_share": 0.9,
+            "throughput_msg_s": 10.0 / scale,
+            "latency_ms": {
+                "p50": 100.0 * scale * level,
+                "p95": 200.0 * scale * level,
+                "p99": 300.0 * scale * level,
+                "mean": 1.0,
+                "min": 1.0,
+                "max": 1.0,
+            },
             "by_kind": {},
         }
-    return {"config": "config.yml", "model": "models/x.tar.gz", "server": "rasa run",
-            "training": {"seconds": 60.0 * scale, "peak_rss_mb": 900.0 * scale, "source": "measured"},
-            "cold_start": {"seconds": 30.0 * scale, "first_answer_s": 0.4},
-            "peak_rss_mb": {"bot": 1000.0 * scale, "actions": 50.0, "citysim": 30.0},
-            "sanity": {"turns": 22, "ok": 22, "failures": []}, "levels": levels}
+    return {
+        "config": "config.yml",
+        "model": "models/x.tar.gz",
+        "server": "rasa run",
+        "training": {"seconds": 60.0 * scale, "peak_rss_mb": 900.0 * scale, "source": "measured"},
+        "cold_start": {"seconds": 30.0 * scale, "first_answer_s": 0.4},
+        "peak_rss_mb": {"bot": 1000.0 * scale, "actions": 50.0, "citysim": 30.0},
+        "sanity": {"turns": 22, "ok": 22, "failures": []},
+        "levels": levels,
+    }
 
 
 def test_comparison_table_has_every_figure_and_ratio() -> None:
     configs = {"ours": config_result(0.5), "stock": config_result(2.0, errors=3)}
     rows = {row["figure"]: row for row in reporting.comparison_table(configs, [1, 8, 32])}
-    expected = {f"latency_{p}_c{l}" for p in ("p50", "p95", "p99") for l in (1, 8, 32)}
-    expected |= {f"throughput_c{l}" for l in (1, 8, 32)}
-    expected |= {"cold_start", "training_time", "peak_memory", "training_peak_memory",
-                 "expected_answers", "errors"}
+    expected = {f"latency_{p}_c{n}" for p in ("p50", "p95", "p99") for n in (1, 8, 32)}
+    expected |= {f"throughput_c{n}" for n in (1, 8, 32)}
+    expected |= {
+        "cold_start",
+        "training_time",
+        "peak_memory",
+        "training_peak_memory",
+        "expected_answers",
+        "errors",
+    }
     assert set(rows) == expected
     assert rows["latency_p95_c8"]["ours"] == 800 and rows["latency_p95_c8"]["stock"] == 3200
     assert rows["latency_p95_c8"]["ratio"] == pytest.approx(0.25)
@@ -132,7 +159,9 @@ def test_comparison_table_has_every_figure_and_ratio() -> None:
     assert rows["throughput_c32"]["better"] == "higher"
     assert rows["cold_start"]["ratio"] == pytest.approx(0.25)
     assert rows["training_time"]["ratio"] == pytest.approx(0.25)
-    assert rows["peak_memory"]["ours"] == 500 and rows["peak_memory"]["ratio"] == pytest.approx(0.25)
+    assert rows["peak_memory"]["ours"] == 500 and rows["peak_memory"]["ratio"] == pytest.approx(
+        0.25
+    )
     assert rows["expected_answers"]["ours"] == pytest.approx(90.0)
     assert rows["errors"]["ours"] == 0 and rows["errors"]["stock"] == 9
     assert rows["errors"]["ratio"] == 0
@@ -148,7 +177,11 @@ def test_training_time_from_an_earlier_run_is_marked() -> None:
     ours = config_result(1.0)
     ours["training"] = {"seconds": 42.0, "peak_rss_mb": None, "source": "previous run 2024-01-01"}
     stock = config_result(1.0)
-    stock["training"] = {"seconds": None, "peak_rss_mb": None, "source": "not measured (--skip-train)"}
+    stock["training"] = {
+        "seconds": None,
+        "peak_rss_mb": None,
+        "source": "not measured (--skip-train)",
+    }
     rows = {r["figure"]: r for r in reporting.comparison_table({"ours": ours, "stock": stock}, [1])}
     assert rows["training_time"]["ours"] == 42.0 and rows["training_time"]["ratio"] is None
     assert "ours: previous run 2024-01-01" in rows["training_time"]["note"]
@@ -165,16 +198,27 @@ def test_format_table_and_markdown() -> None:
     assert len(lines) == 2 + len(rows)
     assert "latency p50 @1 (ms)" in text and "0.25" in text
     md = reporting.markdown_table(rows)
-    assert [c.strip() for c in md.splitlines()[0].strip("|").split("|")] == \
-        ["figure", "ours", "stock", "ours/stock", "better"]
+    assert [c.strip() for c in md.splitlines()[0].strip("|").split("|")] == [
+        "figure",
+        "ours",
+        "stock",
+        "ours/stock",
+        "better",
+    ]
     assert len(md.splitlines()) == 2 + len(rows)
 
 
 def make_report(configs: dict, levels=(1, 8, 32)) -> dict:
     settings = run.Settings(list(levels), 60, 10, 1, 60, run.Ports.from_base(25000), Path("/tmp"))
-    return cli.build_report(configs, settings, ["python", "-m", "tools.bench"],
-                              {"nproc": "2"}, {"commit": "0" * 40, "dirty": False},
-                              "2024-01-01T00:00:00+00:00", 12.3)
+    return cli.build_report(
+        configs,
+        settings,
+        ["python", "-m", "tools.bench"],
+        {"nproc": "2"},
+        {"commit": "0" * 40, "dirty": False},
+        "2024-01-01T00:00:00+00:00",
+        12.3,
+    )
 
 
 def test_report_round_trips_through_json_and_validates() -> None:
@@ -183,7 +227,9 @@ def test_report_round_trips_through_json_and_validates() -> None:
     assert reporting.validate_report(again) == []
     assert again["schema"] == reporting.SCHEMA
     assert again["settings"]["levels"] == [1, 8, 32]
-    assert [c["name"] for c in again["settings"]["conversations"]] == [c.name for c in load.CONVERSATIONS]
+    assert [c["name"] for c in again["settings"]["conversations"]] == [
+        c.name for c in load.CONVERSATIONS
+    ]
 
 
 def test_validate_report_finds_problems() -> None:
@@ -249,8 +295,10 @@ def test_process_tree_includes_this_process() -> None:
 
 
 def test_plots_are_written(tmp_path: Path) -> None:
-    for configs in ({"ours": config_result(0.5)},
-                    {"ours": config_result(0.5), "stock": config_result(2.0)}):
+    for configs in (
+        {"ours": config_result(0.5)},
+        {"ours": config_result(0.5), "stock": config_result(2.0)},
+    ):
         paths = plots.plot(make_report(configs), tmp_path, "bench")
         assert [p.name for p in paths] == ["bench_latency.png", "bench_throughput.png"]
         assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in paths)
@@ -262,17 +310,22 @@ def test_cpu_seconds_count_a_busy_child_in_the_tree_only() -> None:
     import subprocess
     import sys
 
-    burn = ("import sys, time\n"
-            "while time.process_time() < 0.2: pass\n"
-            "print(time.process_time(), flush=True)\n"
-            "sys.stdin.read()\n")
-    child = subprocess.Popen([sys.executable, "-c", burn], stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, text=True)
+    burn = (
+        "import sys, time\n"
+        "while time.process_time() < 0.2: pass\n"
+        "print(time.process_time(), flush=True)\n"
+        "sys.stdin.read()\n"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", burn], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     try:
         child_cpu = float(child.stdout.readline())
         assert child.pid in procstats.process_tree(os.getpid())
-        in_tree = procstats.cpu_seconds(os.getpid()) - procstats.cpu_seconds(os.getpid(), tree=False)
+        # The child is blocked now; this process only gains time, so read it first.
         alone = procstats.cpu_seconds(child.pid, tree=False)
+        own = procstats.cpu_seconds(os.getpid(), tree=False)
+        in_tree = procstats.cpu_seconds(os.getpid()) - own
     finally:
         child.kill()
         child.wait()
@@ -282,12 +335,15 @@ def test_cpu_seconds_count_a_busy_child_in_the_tree_only() -> None:
 
 
 def test_cpu_percent_is_per_core_over_the_interval() -> None:
-    shares = procstats.cpu_percent({"bot": 10.0, "actions": 1.0}, {"bot": 25.0, "actions": 4.0}, 10.0)
+    shares = procstats.cpu_percent(
+        {"bot": 10.0, "actions": 1.0}, {"bot": 25.0, "actions": 4.0}, 10.0
+    )
     assert shares == {"bot": 150.0, "actions": 30.0}
 
 
-def test_training_says_it_is_still_going(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                         capsys: pytest.CaptureFixture) -> None:
+def test_training_says_it_is_still_going(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
     import subprocess
 
     class SlowTraining:

@@ -4,6 +4,7 @@ The stock functions are taken before any patch is installed (this module is
 imported at collection, before any test installs one), so every comparison is
 with what Rasa itself does.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -31,8 +32,11 @@ from bot.patches import action_session, fair_queue, guard, slot_validation_skip
 
 ROOT = Path(__file__).resolve().parents[1]
 assert not patches.installed(), "a patch was installed before the stock behaviour was taken"
-STOCK = {target.path: guard.resolve(target.path)
-         for patch in patches.PATCHES.values() for target in patch.TARGETS}
+STOCK = {
+    target.path: guard.resolve(target.path)
+    for patch in patches.PATCHES.values()
+    for target in patch.TARGETS
+}
 patches.apply(list(patches.PATCHES))
 DOMAIN = Domain.load(str(ROOT / "domain.yml"))
 
@@ -44,9 +48,15 @@ def stock(path: str) -> Any:
 # -- reply_validation -------------------------------------------------------
 
 REPLIES: List[Dict[str, Any]] = [
-    {"events": [{"event": "slot", "name": "city", "value": "广州", "timestamp": None},
-                {"event": "active_loop", "name": None}],
-     "responses": [{"text": "您好", "buttons": [{"title": "查违章", "payload": "/query_violation"}]}]},
+    {
+        "events": [
+            {"event": "slot", "name": "city", "value": "广州", "timestamp": None},
+            {"event": "active_loop", "name": None},
+        ],
+        "responses": [
+            {"text": "您好", "buttons": [{"title": "查违章", "payload": "/query_violation"}]}
+        ],
+    },
     {"events": [{"event": "followup", "name": "action_listen"}], "responses": []},
     {"events": [{"event": "bot", "text": "好的", "data": {}}]},
     {"events": [], "responses": [{"text": "只有回复"}]},
@@ -55,14 +65,23 @@ REPLIES: List[Dict[str, Any]] = [
     {"events": [{"name": "city"}]},
     {"events": [{"event": "slot", "name": 1}]},
     {"events": [{"event": "slot", "name": "a", "value": None, "timestamp": "now"}]},
-    {"events": [{"event": "user", "text": "hi",
-                 "parse_data": {"intent": {"name": "x", "confidence": "high"}}}]},
+    {
+        "events": [
+            {
+                "event": "user",
+                "text": "hi",
+                "parse_data": {"intent": {"name": "x", "confidence": "high"}},
+            }
+        ]
+    },
     {"events": "slot"},
 ]
 
 
 @pytest.mark.parametrize("reply", REPLIES, ids=[json.dumps(r)[:40] for r in REPLIES])
-def test_reply_validation_gives_rasas_verdict_and_valid_replies_take_the_fast_path(reply, monkeypatch):
+def test_reply_validation_gives_rasas_verdict_and_valid_replies_take_the_fast_path(
+    reply, monkeypatch
+):
     schema_checks: List[Any] = []
     full_validate = jsonschema.validate
 
@@ -86,19 +105,27 @@ def test_reply_validation_gives_rasas_verdict_and_valid_replies_take_the_fast_pa
         with pytest.raises(jsonschema.ValidationError) as raised:
             action._validate_action_result(reply)
         assert raised.value.message == stock_message  # Rasa's own exception and message
-    assert Draft202012Validator(RemoteAction.action_response_format_spec()).is_valid(reply) \
+    assert (
+        Draft202012Validator(RemoteAction.action_response_format_spec()).is_valid(reply)
         is stock_verdict
+    )
 
 
 # -- slot_validation_skip ---------------------------------------------------
 
+
 def _tracker() -> DialogueStateTracker:
     return DialogueStateTracker.from_events(
-        "t", [ActionExecuted("action_listen"), UserUttered("你好", {"name": "greet"})], DOMAIN.slots)
+        "t", [ActionExecuted("action_listen"), UserUttered("你好", {"name": "greet"})], DOMAIN.slots
+    )
 
 
-def _run_extraction(method: Any, events: List[Event], action_server_reply: List[Event],
-                    monkeypatch: pytest.MonkeyPatch) -> tuple:
+def _run_extraction(
+    method: Any,
+    events: List[Event],
+    action_server_reply: List[Event],
+    monkeypatch: pytest.MonkeyPatch,
+) -> tuple:
     calls: List[str] = []
 
     async def action_server(self: Any, name: str, *args: Any) -> List[Event]:
@@ -115,12 +142,15 @@ STOCK_EXECUTE = "rasa.core.actions.action:ActionExtractSlots._execute_validation
 
 
 @pytest.mark.parametrize("events", [[], [SlotSet("city", "广州")]])
-def test_slot_validation_gives_stocks_events_when_the_action_server_extracts_nothing(events, monkeypatch):
+def test_slot_validation_gives_stocks_events_when_the_action_server_extracts_nothing(
+    events, monkeypatch
+):
     """An action server without extract_ methods answers nothing to a message that set no slot."""
     reply = [SlotSet("city", "广州")] if events else []
     stock_result, stock_calls = _run_extraction(stock(STOCK_EXECUTE), events, reply, monkeypatch)
-    result, calls = _run_extraction(ActionExtractSlots._execute_validation_action, events, reply,
-                                    monkeypatch)
+    result, calls = _run_extraction(
+        ActionExtractSlots._execute_validation_action, events, reply, monkeypatch
+    )
     assert result == stock_result
     assert stock_calls == ["action_validate_slot_mappings"]
     assert calls == ([] if not events else stock_calls)  # skipped only when nothing was set
@@ -132,8 +162,9 @@ def test_slot_validation_still_calls_the_action_server_for_a_slot_extract_method
     monkeypatch.setattr(slot_validation_skip, "EXTRACTED_SLOTS", frozenset({"handoff"}))
     reply = [SlotSet("handoff", True)]
     stock_result, _ = _run_extraction(stock(STOCK_EXECUTE), [], reply, monkeypatch)
-    result, calls = _run_extraction(ActionExtractSlots._execute_validation_action, [], reply,
-                                    monkeypatch)
+    result, calls = _run_extraction(
+        ActionExtractSlots._execute_validation_action, [], reply, monkeypatch
+    )
     assert calls == ["action_validate_slot_mappings"]
     assert result == stock_result == reply
 
@@ -144,9 +175,12 @@ def extract_methods_in(package: Any) -> Dict[str, List[str]]:
     for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
         module = importlib.import_module(info.name)
         for name, cls in inspect.getmembers(module, inspect.isclass):
-            if (issubclass(cls, ValidationAction) and not issubclass(cls, FormValidationAction)
-                    and cls.__module__ == module.__name__):  # forms run their own extract_
-                slots = [m[len("extract_"):] for m in dir(cls) if m.startswith("extract_")]
+            if (
+                issubclass(cls, ValidationAction)
+                and not issubclass(cls, FormValidationAction)
+                and cls.__module__ == module.__name__
+            ):  # forms run their own extract_
+                slots = [m[len("extract_") :] for m in dir(cls) if m.startswith("extract_")]
                 found[f"{module.__name__}.{name}"] = slots
     return found
 
@@ -155,8 +189,10 @@ def test_every_extract_method_of_action_validate_slot_mappings_is_known_to_the_s
     extracted = {slot for slots in extract_methods_in(actions).values() for slot in slots}
     assert "actions.conversation.ValidateSlotMappings" in extract_methods_in(actions)
     missing = extracted - slot_validation_skip.EXTRACTED_SLOTS
-    assert not missing, (f"extract_ methods for {missing} would never run on a message that sets "
-                         "no slot: add them to slot_validation_skip.EXTRACTED_SLOTS")
+    assert not missing, (
+        f"extract_ methods for {missing} would never run on a message that sets "
+        "no slot: add them to slot_validation_skip.EXTRACTED_SLOTS"
+    )
 
 
 def test_the_extract_method_scan_sees_an_extract_method(monkeypatch):
@@ -168,6 +204,7 @@ def test_the_extract_method_scan_sees_an_extract_method(monkeypatch):
 
 # -- sqlite_tracker ---------------------------------------------------------
 
+
 def test_sqlite_keeps_one_connection_per_thread_in_wal_and_other_databases_are_untouched(tmp_path):
     import rasa.core.tracker_store as tracker_store
     from sqlalchemy import create_engine
@@ -176,8 +213,9 @@ def test_sqlite_keeps_one_connection_per_thread_in_wal_and_other_databases_are_u
     stock_kwargs = stock("rasa.core.tracker_store:create_engine_kwargs")
     url = "postgresql://u@localhost/db"
     assert tracker_store.create_engine_kwargs(url) == stock_kwargs(url)
-    assert tracker_store.create_engine_kwargs(f"sqlite:///{tmp_path}/t.db") == \
-        {"poolclass": SingletonThreadPool}
+    assert tracker_store.create_engine_kwargs(f"sqlite:///{tmp_path}/t.db") == {
+        "poolclass": SingletonThreadPool
+    }
     engine = create_engine(f"sqlite:///{tmp_path}/t.db")
     with engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
@@ -186,19 +224,28 @@ def test_sqlite_keeps_one_connection_per_thread_in_wal_and_other_databases_are_u
 
 # -- action_session ---------------------------------------------------------
 
+
 def test_action_server_session_is_kept_per_loop_and_configured_as_rasas():
     from rasa.utils.endpoints import EndpointConfig
 
-    config = EndpointConfig("http://127.0.0.1:1/webhook", headers={"X-A": "1"},
-                            basic_auth={"username": "u", "password": "p"})
+    config = EndpointConfig(
+        "http://127.0.0.1:1/webhook",
+        headers={"X-A": "1"},
+        basic_auth={"username": "u", "password": "p"},
+    )
 
     async def sessions() -> tuple:
         async with config.session() as first, config.session() as second:
             mine = first
             same = first is second
         theirs = stock("rasa.utils.endpoints:EndpointConfig.session")(config)
-        result = (same, mine.closed, dict(mine.headers) == dict(theirs.headers),
-                  mine._default_auth == theirs._default_auth, mine.timeout == theirs.timeout)
+        result = (
+            same,
+            mine.closed,
+            dict(mine.headers) == dict(theirs.headers),
+            mine._default_auth == theirs._default_auth,
+            mine.timeout == theirs.timeout,
+        )
         await mine.close()
         await theirs.close()
         return result
@@ -207,11 +254,15 @@ def test_action_server_session_is_kept_per_loop_and_configured_as_rasas():
 
 
 def test_action_server_json_encoder_falls_back_for_what_ujson_cannot_encode():
-    assert json.loads(action_session.json_dumps({"城市": "广州", "n": 1.5})) == {"城市": "广州", "n": 1.5}
-    assert json.loads(action_session.json_dumps({"big": 2 ** 70})) == {"big": 2 ** 70}
+    assert json.loads(action_session.json_dumps({"城市": "广州", "n": 1.5})) == {
+        "城市": "广州",
+        "n": 1.5,
+    }
+    assert json.loads(action_session.json_dumps({"big": 2**70})) == {"big": 2**70}
 
 
 # -- event_class_cache ------------------------------------------------------
+
 
 def test_event_types_resolve_to_rasas_classes_and_unknown_ones_still_fail():
     resolve_stock = stock("rasa.shared.core.events:Event.resolve_by_type")
@@ -232,6 +283,7 @@ def rasa_event_classes() -> List[type]:
 
 
 # -- slot_copy --------------------------------------------------------------
+
 
 def test_a_copied_slot_is_what_rasas_unpatched_copy_makes(monkeypatch):
     patched = {slot.name: copy.copy(slot) for slot in _shared_slots()}
@@ -254,11 +306,13 @@ def _shared_slots() -> List[Slot]:
 
 # -- fair_queue -------------------------------------------------------------
 
+
 def test_each_worker_works_on_at_most_two_messages_and_queues_the_rest_in_order():
     from rasa.core.processor import MessageProcessor
 
-    assert MessageProcessor.handle_message.__wrapped__ is \
-        stock("rasa.core.processor:MessageProcessor.handle_message")
+    assert MessageProcessor.handle_message.__wrapped__ is stock(
+        "rasa.core.processor:MessageProcessor.handle_message"
+    )
     started: List[int] = []
     running = {"now": 0, "max": 0}
 
@@ -283,6 +337,7 @@ def test_each_worker_works_on_at_most_two_messages_and_queues_the_rest_in_order(
 
 # -- graph_runner (same results as dask: tests/test_graph_runner.py) -------
 
+
 def test_the_processor_loads_models_with_the_loop_runner():
     import rasa.core.processor
 
@@ -294,11 +349,13 @@ def test_the_processor_loads_models_with_the_loop_runner():
 
 # -- switches and the start-up guard ----------------------------------------
 
+
 def test_patches_switch_off_by_name_or_all_and_unknown_names_are_refused():
     every = list(patches.PATCHES)
     assert patches.enabled({}) == every
-    assert patches.enabled({"CITYLINK_PATCHES_OFF": "slot_copy, fair_queue"}) == \
-        [n for n in every if n not in ("slot_copy", "fair_queue")]
+    assert patches.enabled({"CITYLINK_PATCHES_OFF": "slot_copy, fair_queue"}) == [
+        n for n in every if n not in ("slot_copy", "fair_queue")
+    ]
     assert patches.enabled({"CITYLINK_PATCHES_OFF": "all"}) == []
     with pytest.raises(patches.PatchError, match="slot_cpy"):
         patches.enabled({"CITYLINK_PATCHES_OFF": "slot_cpy"})
@@ -313,9 +370,13 @@ def test_every_patch_says_what_why_and_gain():
 
 def test_guard_refuses_a_changed_signature_a_missing_name_and_another_version(monkeypatch):
     fake = type(inspect)("bot.patches.fake")
-    fake.TARGETS = (guard.Target("rasa.core.actions.action:RemoteAction._validate_action_result",
-                                 ("self", "result", "extra")),
-                    guard.Target("rasa.core.actions.action:RemoteAction.gone"))
+    fake.TARGETS = (
+        guard.Target(
+            "rasa.core.actions.action:RemoteAction._validate_action_result",
+            ("self", "result", "extra"),
+        ),
+        guard.Target("rasa.core.actions.action:RemoteAction.gone"),
+    )
     with pytest.raises(patches.PatchError) as refused:
         guard.check([fake])
     assert "(self, result)" in str(refused.value) and "RemoteAction.gone" in str(refused.value)

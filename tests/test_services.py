@@ -1,4 +1,5 @@
 """The service manifest (common/services.yml) and what is generated from it."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -42,12 +43,19 @@ def test_forms_and_registry_read_the_manifest():
         assert keys <= set(registry.SERVICE_INTENTS), path.name
 
 
-@pytest.mark.parametrize("broken", [
-    {"services": [{"intent": "a", "form": "a_form", "slots": [], "submit": "action_a"}] * 2},
-    {"services": [{"intent": "a", "form": "a", "slots": [], "submit": "action_a"}]},
-    {"services": [{"intent": "a", "form": "a_form", "slots": [], "submit": "utter_a"}]},
-    {"services": [{"intent": "a", "form": "a_form", "slots": [], "submit": "action_a", "x": 1}]},
-])
+@pytest.mark.parametrize(
+    "broken",
+    [
+        {"services": [{"intent": "a", "form": "a_form", "slots": [], "submit": "action_a"}] * 2},
+        {"services": [{"intent": "a", "form": "a", "slots": [], "submit": "action_a"}]},
+        {"services": [{"intent": "a", "form": "a_form", "slots": [], "submit": "utter_a"}]},
+        {
+            "services": [
+                {"intent": "a", "form": "a_form", "slots": [], "submit": "action_a", "x": 1}
+            ]
+        },
+    ],
+)
 def test_a_broken_manifest_is_refused(broken):
     with pytest.raises(ValidationError):
         services.Manifest.parse_obj(broken)

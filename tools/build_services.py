@@ -10,6 +10,7 @@ retrains only when the manifest did. `--check` fails when either is stale
     python -m tools.build_services          # write
     python -m tools.build_services --check  # exit 1 if a file is out of date
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,7 +38,9 @@ def forms_section(manifest: services.Manifest) -> str:
 
 def rules(manifest: services.Manifest) -> str:
     lines = [
-        'version: "3.1"', "", GENERATED,
+        'version: "3.1"',
+        "",
+        GENERATED,
         "# Each service: its intent starts its form; when the form is done (all",
         "# slots valid, or the citizen stopped), the service action answers. Stop,",
         "# handoff, side questions and repeated invalid input are handled inside the",
@@ -70,13 +73,18 @@ def outputs(manifest: services.Manifest) -> Dict[Path, str]:
     domain = DOMAIN.read_text(encoding="utf-8")
     if not FORMS_SECTION.search(domain):
         raise SystemExit("domain.yml 里没有 forms: 部分")
-    return {DOMAIN: FORMS_SECTION.sub(lambda _: forms_section(manifest), domain, count=1),
-            RULES: rules(manifest)}
+    return {
+        DOMAIN: FORMS_SECTION.sub(lambda _: forms_section(manifest), domain, count=1),
+        RULES: rules(manifest),
+    }
 
 
 def stale(manifest: services.Manifest) -> List[Path]:
-    return [path for path, text in outputs(manifest).items()
-            if not path.exists() or path.read_text(encoding="utf-8") != text]
+    return [
+        path
+        for path, text in outputs(manifest).items()
+        if not path.exists() or path.read_text(encoding="utf-8") != text
+    ]
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ the bot refuses to start on a mismatch rather than run half-patched.
 `CITYLINK_PATCHES_OFF=name,name` (or `all`) leaves patches out; the end-to-end
 conversations run in CI once with `all` (Makefile `test-stock-behaviour`).
 """
+
 from __future__ import annotations
 
 import os
@@ -30,8 +31,16 @@ from bot.patches.guard import PatchError, check
 # Installation order: the order of the table in docs/benchmarks.md.
 PATCHES: Dict[str, ModuleType] = {
     module.__name__.rsplit(".", 1)[1]: module
-    for module in (reply_validation, slot_validation_skip, sqlite_tracker, action_session,
-                   fair_queue, graph_runner, event_class_cache, slot_copy)
+    for module in (
+        reply_validation,
+        slot_validation_skip,
+        sqlite_tracker,
+        action_session,
+        fair_queue,
+        graph_runner,
+        event_class_cache,
+        slot_copy,
+    )
 }
 OFF_VARIABLE = "CITYLINK_PATCHES_OFF"
 
@@ -43,8 +52,10 @@ def enabled(environ: "os._Environ[str] | Dict[str, str]" = os.environ) -> List[s
         return []
     unknown = off - set(PATCHES)
     if unknown:
-        raise PatchError(f"{OFF_VARIABLE} 里有不认识的补丁名：{', '.join(sorted(unknown))}；"
-                         f"可用：{', '.join(PATCHES)} 或 all")
+        raise PatchError(
+            f"{OFF_VARIABLE} 里有不认识的补丁名：{', '.join(sorted(unknown))}；"
+            f"可用：{', '.join(PATCHES)} 或 all"
+        )
     return [name for name in PATCHES if name not in off]
 
 

@@ -7,15 +7,14 @@ Rasa's own answer (its default, or its ValueError).
 Why: 4% of a bot worker (docs/benchmarks.md change 13).
 Gain: part of change 13: 158.8 -> 183.0 msg/s, p95 543 -> 466 ms at 32 citizens.
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict
 
 from bot.patches.guard import Target
 
-TARGETS = (
-    Target("rasa.shared.core.events:Event.resolve_by_type", ("type_name", "default")),
-)
+TARGETS = (Target("rasa.shared.core.events:Event.resolve_by_type", ("type_name", "default")),)
 
 
 def apply() -> None:
@@ -32,4 +31,4 @@ def apply() -> None:
                 return original(type_name, default)
         return found[type_name]
 
-    Event.resolve_by_type = staticmethod(resolve_by_type)  # type: ignore[method-assign,assignment]
+    Event.resolve_by_type = staticmethod(resolve_by_type)

@@ -12,6 +12,7 @@ awaits) queued behind all the others at each step: p95 was 3.4x p50.
 Gain (docs/benchmarks.md changes 14 and 15): at 32 citizens p95 466 -> 225 ms
 at the same throughput (183 -> 185 msg/s).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -28,8 +29,9 @@ TARGETS = (
 )
 
 
-def fair_queue(handle: Callable[..., Awaitable[Any]], limit: int,
-               loads: Optional[WorkerLoads] = None) -> Callable[..., Awaitable[Any]]:
+def fair_queue(
+    handle: Callable[..., Awaitable[Any]], limit: int, loads: Optional[WorkerLoads] = None
+) -> Callable[..., Awaitable[Any]]:
     """`handle`, running at most `limit` calls at once per event loop; the rest
     wait their turn in arrival order. `loads` counts the calls held."""
     gates: Dict[int, asyncio.Semaphore] = {}
@@ -57,8 +59,7 @@ def apply() -> None:
     if limit <= 0:
         return
     loads = WorkerLoads()  # before Sanic forks the workers, so they share it
-    MessageProcessor.handle_message = fair_queue(  # type: ignore[method-assign]
-        MessageProcessor.handle_message, limit, loads)
+    MessageProcessor.handle_message = fair_queue(MessageProcessor.handle_message, limit, loads)
     configure_app = rasa.core.run.configure_app
 
     def configure_balanced_app(*args: Any, **kwargs: Any) -> Any:

@@ -7,6 +7,7 @@ Why: Rasa re-derived the sub-graph and ran dask's scheduler for every parse
 and prediction: 6% of a worker (docs/benchmarks.md change 10).
 Gain: dask gone from the profile; part of change 9-11's 104.7 -> 158.8 msg/s.
 """
+
 from __future__ import annotations
 
 from bot.patches.guard import Target
@@ -14,8 +15,10 @@ from bot.patches.guard import Target
 TARGETS = (
     Target("rasa.core.processor:DaskGraphRunner"),
     Target("rasa.engine.runner.dask:DaskGraphRunner.run", ("self", "inputs", "targets")),
-    Target("rasa.engine.runner.dask:DaskGraphRunner.__init__",
-           ("self", "graph_schema", "model_storage", "execution_context", "hooks")),
+    Target(
+        "rasa.engine.runner.dask:DaskGraphRunner.__init__",
+        ("self", "graph_schema", "model_storage", "execution_context", "hooks"),
+    ),
 )
 
 
@@ -24,4 +27,4 @@ def apply() -> None:
 
     from bot.graph_runner import SequentialGraphRunner
 
-    rasa.core.processor.DaskGraphRunner = SequentialGraphRunner  # type: ignore[misc]
+    rasa.core.processor.DaskGraphRunner = SequentialGraphRunner

@@ -6,6 +6,7 @@ patch relies on), and may define `precondition()` for anything else; before anyt
 those parameters, and the versions must be the tested ones. Otherwise the bot
 refuses to start with a message naming what differs.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -54,8 +55,10 @@ def problems(target: Target) -> List[str]:
     except (TypeError, ValueError):
         return [f"{target.path} 不是函数"]
     if found != target.parameters:
-        return [f"{target.path} 的参数是 ({', '.join(found)})，补丁按 "
-                f"({', '.join(target.parameters)}) 写的"]
+        return [
+            f"{target.path} 的参数是 ({', '.join(found)})，补丁按 "
+            f"({', '.join(target.parameters)}) 写的"
+        ]
     return []
 
 
@@ -87,5 +90,8 @@ def check(patches: Iterable[ModuleType]) -> None:
         if reason:
             found.append(f"[{name}] {reason}")
     if found:
-        raise PatchError("Rasa 补丁与安装的版本不符，拒绝启动：\n  " + "\n  ".join(found)
-                         + "\n（升级后请逐个核对 bot/patches/，或用 CITYLINK_PATCHES_OFF 关闭对应补丁）")
+        raise PatchError(
+            "Rasa 补丁与安装的版本不符，拒绝启动：\n  "
+            + "\n  ".join(found)
+            + "\n（升级后请逐个核对 bot/patches/，或用 CITYLINK_PATCHES_OFF 关闭对应补丁）"
+        )

@@ -10,6 +10,7 @@ branch for every event: 48% of the bot's CPU at first.
 Gain (docs/benchmarks.md changes 1 and 12): greeting p50 223 -> 147 ms,
 violation lookup 536 -> 249 ms; then 0.49 -> 0.059 ms per reply.
 """
+
 from __future__ import annotations
 
 import copy
@@ -68,4 +69,4 @@ def apply() -> None:
         return valid(result) or original(self, result)  # Rasa's own error message
 
     validate.fast_check = valid  # type: ignore[attr-defined]  # tests check this path is used
-    RemoteAction._validate_action_result = validate  # type: ignore[method-assign]
+    RemoteAction._validate_action_result = validate

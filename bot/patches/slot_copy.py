@@ -7,6 +7,7 @@ slots, and the generic reduce protocol was half of a tracker's construction:
 6% of a worker (docs/benchmarks.md change 13).
 Gain: a tracker's construction 55 -> 26 us (micro-measurement B).
 """
+
 from __future__ import annotations
 
 from typing import Any, Optional
@@ -31,12 +32,17 @@ def precondition() -> Optional[str]:
     """
     from rasa.shared.core.slots import Slot
 
-    own = [name for cls in Slot.__mro__ if cls.__module__.startswith("rasa")
-           for name in ("__copy__", "__reduce_ex__", "__reduce__", "__slots__") if name in vars(cls)]
+    own = [
+        name
+        for cls in Slot.__mro__
+        if cls.__module__.startswith("rasa")
+        for name in ("__copy__", "__reduce_ex__", "__reduce__", "__slots__")
+        if name in vars(cls)
+    ]
     return f"Slot 有自己的 {', '.join(own)}" if own else None
 
 
 def apply() -> None:
     from rasa.shared.core.slots import Slot
 
-    Slot.__copy__ = slot_copy  # type: ignore[attr-defined]
+    Slot.__copy__ = slot_copy

@@ -16,6 +16,7 @@ the call is never skipped. tests/test_patches.py fails when an
 `action_validate_slot_mappings` class in actions/ gains an `extract_` method
 whose slot is not listed.
 """
+
 from __future__ import annotations
 
 from typing import Any, FrozenSet, List
@@ -23,8 +24,10 @@ from typing import Any, FrozenSet, List
 from bot.patches.guard import Target
 
 TARGETS = (
-    Target("rasa.core.actions.action:ActionExtractSlots._execute_validation_action",
-           ("self", "extraction_events", "output_channel", "nlg", "tracker", "domain")),
+    Target(
+        "rasa.core.actions.action:ActionExtractSlots._execute_validation_action",
+        ("self", "extraction_events", "output_channel", "nlg", "tracker", "domain"),
+    ),
 )
 
 # Slots filled by `extract_<slot>` methods of actions/ (none today).
@@ -46,10 +49,16 @@ def apply() -> None:
 
     original = ActionExtractSlots._execute_validation_action
 
-    async def execute(self: ActionExtractSlots, extraction_events: List[Event],
-                      output_channel: Any, nlg: Any, tracker: Any, domain: Any) -> List[Event]:
+    async def execute(
+        self: ActionExtractSlots,
+        extraction_events: List[Event],
+        output_channel: Any,
+        nlg: Any,
+        tracker: Any,
+        domain: Any,
+    ) -> List[Event]:
         if not must_call(extraction_events, domain):
             return []
         return await original(self, extraction_events, output_channel, nlg, tracker, domain)
 
-    ActionExtractSlots._execute_validation_action = execute  # type: ignore[method-assign]
+    ActionExtractSlots._execute_validation_action = execute

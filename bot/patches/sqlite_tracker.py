@@ -10,6 +10,7 @@ fsyncing per message (docs/benchmarks.md change 3).
 Gain: greeting 147 -> 78 ms, violation lookup 249 -> 156 ms (py-spy attached,
 machine shared with six test stacks).
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict

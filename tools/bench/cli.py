@@ -1,4 +1,5 @@
 """The command line: arguments, the whole run, and what it prints and writes."""
+
 from __future__ import annotations
 
 import argparse
@@ -15,14 +16,36 @@ from typing import Any, Dict, List, Optional
 import tools.bench
 from tools.bench.load import CONVERSATIONS
 from tools.bench.plots import plot
-from tools.bench.report import (SCHEMA, _rel, comparison_table, format_table, git_info,
-                                machine_info, validate_report)
-from tools.bench.run import CONFIGS, RESULTS, ROOT, Ports, Settings, bench_config, previous_training, train
+from tools.bench.report import (
+    SCHEMA,
+    _rel,
+    comparison_table,
+    format_table,
+    git_info,
+    machine_info,
+    validate_report,
+)
+from tools.bench.run import (
+    CONFIGS,
+    RESULTS,
+    ROOT,
+    Ports,
+    Settings,
+    bench_config,
+    previous_training,
+    train,
+)
 
 
-def build_report(configs: Dict[str, Dict[str, Any]], settings: Settings, argv: List[str],
-                 machine: Dict[str, Any], git: Dict[str, Any], started: str,
-                 wall_s: float) -> Dict[str, Any]:
+def build_report(
+    configs: Dict[str, Dict[str, Any]],
+    settings: Settings,
+    argv: List[str],
+    machine: Dict[str, Any],
+    git: Dict[str, Any],
+    started: str,
+    wall_s: float,
+) -> Dict[str, Any]:
     return {
         "schema": SCHEMA,
         "date": started,
@@ -31,12 +54,19 @@ def build_report(configs: Dict[str, Dict[str, Any]], settings: Settings, argv: L
         "git": git,
         "machine": machine,
         "settings": {
-            "levels": settings.levels, "duration_s": settings.duration, "warmup_s": settings.warmup,
-            "seed": settings.seed, "request_timeout_s": settings.timeout,
-            "ports": {"bot": settings.ports.bot, "actions": settings.ports.actions,
-                      "citysim": settings.ports.citysim},
-            "conversations": [{"name": c.name, "turns": [t.text for t in c.turns]}
-                              for c in CONVERSATIONS],
+            "levels": settings.levels,
+            "duration_s": settings.duration,
+            "warmup_s": settings.warmup,
+            "seed": settings.seed,
+            "request_timeout_s": settings.timeout,
+            "ports": {
+                "bot": settings.ports.bot,
+                "actions": settings.ports.actions,
+                "citysim": settings.ports.citysim,
+            },
+            "conversations": [
+                {"name": c.name, "turns": [t.text for t in c.turns]} for c in CONVERSATIONS
+            ],
             **settings.extra,
         },
         "configs": configs,
@@ -46,29 +76,55 @@ def build_report(configs: Dict[str, Dict[str, Any]], settings: Settings, argv: L
 
 # --------------------------------------------------------------------------
 
+
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=(tools.bench.__doc__ or "").split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--levels", default="1,8,32", help="concurrent conversations (default 1,8,32)")
+    parser = argparse.ArgumentParser(
+        description=(tools.bench.__doc__ or "").split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--levels", default="1,8,32", help="concurrent conversations (default 1,8,32)"
+    )
     parser.add_argument("--duration", type=float, help="measured seconds per level (60; --quick 3)")
-    parser.add_argument("--warmup", type=float, help="unmeasured seconds before each level (10; --quick 1)")
+    parser.add_argument(
+        "--warmup", type=float, help="unmeasured seconds before each level (10; --quick 1)"
+    )
     parser.add_argument("--seed", type=int, default=20241127, help="conversation choice seed")
-    parser.add_argument("--timeout", type=float, default=60, help="per-message timeout in seconds (60)")
+    parser.add_argument(
+        "--timeout", type=float, default=60, help="per-message timeout in seconds (60)"
+    )
     parser.add_argument("--skip-stock", action="store_true", help="measure ours only")
-    parser.add_argument("--stock", action="store_true",
-                        help="measure stock as well, even with --quick")
-    parser.add_argument("--stock-server", choices=["rasa", "ours"], default="rasa",
-                        help="serve the stock model with plain `rasa run` (default) or with "
-                             "bot.server like ours")
-    parser.add_argument("--skip-train", action="store_true",
-                        help="serve models/*.tar.gz; training time from the last recorded run")
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke run: 3 s per level, 1 s warm-up, --skip-train, --skip-stock unless --stock; "
-                             "writes results/bench_quick.*")
-    parser.add_argument("--port-base", type=int, default=int(os.environ.get("CITYLINK_BENCH_PORT_BASE", 25000)),
-                        help="bot on base+5, actions base+55, simulator base+80 (25000)")
+    parser.add_argument(
+        "--stock", action="store_true", help="measure stock as well, even with --quick"
+    )
+    parser.add_argument(
+        "--stock-server",
+        choices=["rasa", "ours"],
+        default="rasa",
+        help="serve the stock model with plain `rasa run` (default) or with "
+        "bot.server like ours",
+    )
+    parser.add_argument(
+        "--skip-train",
+        action="store_true",
+        help="serve models/*.tar.gz; training time from the last recorded run",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: 3 s per level, 1 s warm-up, --skip-train, --skip-stock unless --stock; "
+        "writes results/bench_quick.*",
+    )
+    parser.add_argument(
+        "--port-base",
+        type=int,
+        default=int(os.environ.get("CITYLINK_BENCH_PORT_BASE", 25000)),
+        help="bot on base+5, actions base+55, simulator base+80 (25000)",
+    )
     parser.add_argument("--results", type=Path, default=RESULTS, help="output directory (results/)")
-    parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, trackers)")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the work directory (logs, trackers)"
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.skip_train = True
@@ -95,15 +151,29 @@ def main(argv: Optional[List[str]] = None) -> int:
     args.results.mkdir(parents=True, exist_ok=True)
     names = ["ours"] if args.skip_stock else ["ours", "stock"]
     machine, git = machine_info(), git_info()
-    print(f"CityLink bench {started}: {machine['cpu_model']}, {machine['nproc']} CPUs, "
-          f"{machine['mem_total']}, load {machine['loadavg_at_start']}; "
-          f"commit {(git['commit'] or '?')[:10]}{' (dirty)' if git['dirty'] else ''}", flush=True)
+    print(
+        f"CityLink bench {started}: {machine['cpu_model']}, {machine['nproc']} CPUs, "
+        f"{machine['mem_total']}, load {machine['loadavg_at_start']}; "
+        f"commit {(git['commit'] or '?')[:10]}{' (dirty)' if git['dirty'] else ''}",
+        flush=True,
+    )
     work = Path(tempfile.mkdtemp(prefix="citylink-bench-"))
     ports = Ports.from_base(args.port_base)
-    settings = Settings(args.level_list, args.duration, args.warmup, args.seed, args.timeout,
-                        ports, work, stock_server=args.stock_server,
-                        extra={"skip_train": args.skip_train, "quick": args.quick,
-                               "stock_server": args.stock_server})
+    settings = Settings(
+        args.level_list,
+        args.duration,
+        args.warmup,
+        args.seed,
+        args.timeout,
+        ports,
+        work,
+        stock_server=args.stock_server,
+        extra={
+            "skip_train": args.skip_train,
+            "quick": args.quick,
+            "stock_server": args.stock_server,
+        },
+    )
     env = stack_environment(ports.actions, ports.citysim, tracker_db=work / "train-tracker.db")
     previous = previous_training(RESULTS / "bench.json", RESULTS / "comparison.json")
     try:
@@ -114,11 +184,15 @@ def main(argv: Optional[List[str]] = None) -> int:
             stored = ROOT / CONFIGS[name]["model"]
             if args.skip_train and stored.exists():
                 models[name] = stored
-                training[name] = previous.get(name) or {"seconds": None, "peak_rss_mb": None,
-                                                        "source": "not measured (--skip-train)"}
+                training[name] = previous.get(name) or {
+                    "seconds": None,
+                    "peak_rss_mb": None,
+                    "source": "not measured (--skip-train)",
+                }
                 continue
-            result = train(CONFIGS[name]["config"], work / "models", name, env,
-                           work / f"train-{name}.log")
+            result = train(
+                CONFIGS[name]["config"], work / "models", name, env, work / f"train-{name}.log"
+            )
             models[name] = Path(result.pop("model"))
             training[name] = result
             if name == "stock" and not stored.exists():
@@ -133,8 +207,9 @@ def main(argv: Optional[List[str]] = None) -> int:
             actions_stack.start(actions_svc)
             actions_pid = actions_stack.processes[-1].pid
             for name in names:
-                configs[name] = bench_config(name, models[name], settings, training[name],
-                                             actions_pid)
+                configs[name] = bench_config(
+                    name, models[name], settings, training[name], actions_pid
+                )
     finally:
         if args.keep:
             print(f"work directory kept: {work}")
@@ -142,20 +217,25 @@ def main(argv: Optional[List[str]] = None) -> int:
             shutil.rmtree(work, ignore_errors=True)
 
     command = ["python", "-m", "tools.bench", *(sys.argv[1:] if argv is None else argv)]
-    report = build_report(configs, settings, command,
-                          machine, git, started, time.monotonic() - wall_started)
+    report = build_report(
+        configs, settings, command, machine, git, started, time.monotonic() - wall_started
+    )
     problems = validate_report(report)
     json_path = args.results / f"{stem}.json"
     json_path.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
     pngs = plot(report, args.results, stem)
     print()
     print(format_table(report["table"]))
-    errors = {name: {lvl: r["error_kinds"] for lvl, r in c["levels"].items() if r["error_kinds"]}
-              for name, c in configs.items()}
+    errors = {
+        name: {lvl: r["error_kinds"] for lvl, r in c["levels"].items() if r["error_kinds"]}
+        for name, c in configs.items()
+    }
     for name, by_level in errors.items():
         for level, kinds in by_level.items():
             print(f"errors {name} @{level}: {kinds}")
-    print(f"\nratio < 1 is better for 'lower', > 1 for 'higher'. Wall time {report['wall_time_s']:.0f} s.")
+    print(
+        f"\nratio < 1 is better for 'lower', > 1 for 'higher'. Wall time {report['wall_time_s']:.0f} s."
+    )
     print(f"written: {_rel(json_path)}, " + ", ".join(_rel(p) for p in pngs))
     if problems:
         print("report problems: " + "; ".join(problems), file=sys.stderr)

@@ -3,6 +3,7 @@ pay or book, so they can be replayed forever, and the closed-loop virtual
 citizens that send them. Plates and engine numbers are from the simulator's
 deterministic seed (tests/test_violation.yml).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -20,6 +21,7 @@ from tools.bench.stats import Sample, summarize_level
 
 REST_PATH = "/webhooks/rest/webhook"
 COLD_START_MESSAGE = "你好"
+
 
 @dataclass(frozen=True)
 class Turn:
@@ -39,42 +41,63 @@ BYE = Turn("再见", "goodbye", ("再见",))
 THANKS = Turn("谢谢", "thank", ("不客气",))
 
 CONVERSATIONS: Tuple[Conversation, ...] = (
-    Conversation("violation_guangzhou", (
-        GREET,
-        Turn("查违章", "violation_ask", ("车牌",)),
-        Turn("粤A288E0", "violation_backend", ("粤A288E0 共 3 条违章",)),
-        BYE,
-    )),
-    Conversation("violation_shenzhen_engine", (
-        Turn("查一下粤B55S41的违章", "violation_ask", ("发动机号",)),
-        Turn("发动机号后六位8ZCCYU", "violation_backend", ("粤B55S41 共 2 条违章",)),
-        THANKS,
-    )),
-    Conversation("violation_one_sentence_then_traffic", (
-        Turn("帮我查下粤A288E0有没有违章", "violation_backend", ("粤A288E0 共 3 条违章",)),
-        Turn("深圳深南大道现在堵不堵", "traffic_backend", ("深南大道",)),
-        BYE,
-    )),
-    Conversation("set_city_traffic_weather", (
-        Turn("我在深圳", "set_city", ("深圳",)),
-        Turn("深南大道现在堵不堵", "traffic_backend", ("深南大道",)),
-        Turn("天气怎么样", "weather_backend", ("深圳", "℃")),
-        BYE,
-    )),
-    Conversation("weather_guangzhou", (
-        Turn("广州今天天气怎么样", "weather_backend", ("广州", "℃")),
-        THANKS,
-    )),
-    Conversation("faq_passport", (
-        GREET,
-        Turn("护照怎么办理", "faq", ("护照",)),
-        THANKS,
-    )),
-    Conversation("bus_guangzhou", (
-        Turn("我在广州", "set_city", ("广州",)),
-        Turn("查公交10路", "bus_backend", ("10路",)),
-        BYE,
-    )),
+    Conversation(
+        "violation_guangzhou",
+        (
+            GREET,
+            Turn("查违章", "violation_ask", ("车牌",)),
+            Turn("粤A288E0", "violation_backend", ("粤A288E0 共 3 条违章",)),
+            BYE,
+        ),
+    ),
+    Conversation(
+        "violation_shenzhen_engine",
+        (
+            Turn("查一下粤B55S41的违章", "violation_ask", ("发动机号",)),
+            Turn("发动机号后六位8ZCCYU", "violation_backend", ("粤B55S41 共 2 条违章",)),
+            THANKS,
+        ),
+    ),
+    Conversation(
+        "violation_one_sentence_then_traffic",
+        (
+            Turn("帮我查下粤A288E0有没有违章", "violation_backend", ("粤A288E0 共 3 条违章",)),
+            Turn("深圳深南大道现在堵不堵", "traffic_backend", ("深南大道",)),
+            BYE,
+        ),
+    ),
+    Conversation(
+        "set_city_traffic_weather",
+        (
+            Turn("我在深圳", "set_city", ("深圳",)),
+            Turn("深南大道现在堵不堵", "traffic_backend", ("深南大道",)),
+            Turn("天气怎么样", "weather_backend", ("深圳", "℃")),
+            BYE,
+        ),
+    ),
+    Conversation(
+        "weather_guangzhou",
+        (
+            Turn("广州今天天气怎么样", "weather_backend", ("广州", "℃")),
+            THANKS,
+        ),
+    ),
+    Conversation(
+        "faq_passport",
+        (
+            GREET,
+            Turn("护照怎么办理", "faq", ("护照",)),
+            THANKS,
+        ),
+    ),
+    Conversation(
+        "bus_guangzhou",
+        (
+            Turn("我在广州", "set_city", ("广州",)),
+            Turn("查公交10路", "bus_backend", ("10路",)),
+            BYE,
+        ),
+    ),
 )
 
 
@@ -86,15 +109,20 @@ def conversation_schedule(seed: int, user: int) -> Iterator[Conversation]:
 
 
 def post_json(url: str, body: Dict[str, Any], timeout: float) -> Tuple[int, Any]:
-    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                 headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(req, timeout=timeout) as response:
         raw = response.read()
         return response.status, json.loads(raw) if raw else None
 
 
-def wait_first_answer(bot_url: str, process: subprocess.Popen, started: float,
-                      timeout: float, log: Path) -> Dict[str, float]:
+def wait_first_answer(
+    bot_url: str, process: subprocess.Popen, started: float, timeout: float, log: Path
+) -> Dict[str, float]:
     """Poll with a real message until the bot answers it; times from `started`."""
     deadline = started + timeout
     while time.monotonic() < deadline:
@@ -103,9 +131,11 @@ def wait_first_answer(bot_url: str, process: subprocess.Popen, started: float,
             raise RuntimeError(f"rasa run exited ({process.returncode}):\n{tail}")
         sent = time.monotonic()
         try:
-            status, answer = post_json(f"{bot_url}{REST_PATH}",
-                                       {"sender": f"coldstart-{uuid.uuid4().hex[:8]}",
-                                        "message": COLD_START_MESSAGE}, timeout=120)
+            status, answer = post_json(
+                f"{bot_url}{REST_PATH}",
+                {"sender": f"coldstart-{uuid.uuid4().hex[:8]}", "message": COLD_START_MESSAGE},
+                timeout=120,
+            )
         except (OSError, ValueError):
             time.sleep(0.1)
             continue
@@ -142,8 +172,15 @@ async def send_turn(session: Any, url: str, sender: str, turn: Turn) -> Sample:
     return Sample(turn.kind, start, time.monotonic(), error, empty, mismatch, reply=reply)
 
 
-async def virtual_citizen(session: Any, url: str, user: int, seed: int, tag: str,
-                          stop: asyncio.Event, samples: List[Sample]) -> None:
+async def virtual_citizen(
+    session: Any,
+    url: str,
+    user: int,
+    seed: int,
+    tag: str,
+    stop: asyncio.Event,
+    samples: List[Sample],
+) -> None:
     for n, conversation in enumerate(conversation_schedule(seed, user)):
         sender = f"bench-{tag}-u{user}-{n}"
         for turn in conversation.turns:
@@ -154,19 +191,30 @@ async def virtual_citizen(session: Any, url: str, user: int, seed: int, tag: str
             samples.append(sample)
 
 
-async def run_level(bot_url: str, concurrency: int, warmup: float, duration: float,
-                    seed: int, timeout: float, tag: str) -> Dict[str, Any]:
+async def run_level(
+    bot_url: str,
+    concurrency: int,
+    warmup: float,
+    duration: float,
+    seed: int,
+    timeout: float,
+    tag: str,
+) -> Dict[str, Any]:
     """Closed loop: `concurrency` citizens, warm-up, then the measured window."""
     import aiohttp
 
     connector = aiohttp.TCPConnector(limit=concurrency)
     samples: List[Sample] = []
     stop = asyncio.Event()
-    async with aiohttp.ClientSession(connector=connector,
-                                     timeout=aiohttp.ClientTimeout(total=timeout)) as session:
-        tasks = [asyncio.create_task(
-            virtual_citizen(session, f"{bot_url}{REST_PATH}", user, seed, tag, stop, samples))
-            for user in range(concurrency)]
+    async with aiohttp.ClientSession(
+        connector=connector, timeout=aiohttp.ClientTimeout(total=timeout)
+    ) as session:
+        tasks = [
+            asyncio.create_task(
+                virtual_citizen(session, f"{bot_url}{REST_PATH}", user, seed, tag, stop, samples)
+            )
+            for user in range(concurrency)
+        ]
         # Warm-up: at least `warmup` seconds and until every citizen has had an
         # answer, so that at high concurrency the first burst is not measured.
         started = time.monotonic()
@@ -204,11 +252,16 @@ async def sanity_pass(bot_url: str, tag: str, timeout: float) -> Dict[str, Any]:
                 turns += 1
                 sample = await send_turn(session, f"{bot_url}{REST_PATH}", sender, turn)
                 if sample.error or sample.mismatch:
-                    failures.append({"conversation": conversation.name, "text": turn.text,
-                                     "expected": list(turn.expect),
-                                     "problem": sample.error or ("empty answer" if sample.empty
-                                                                 else "unexpected answer"),
-                                     "reply": sample.reply})
+                    failures.append(
+                        {
+                            "conversation": conversation.name,
+                            "text": turn.text,
+                            "expected": list(turn.expect),
+                            "problem": sample.error
+                            or ("empty answer" if sample.empty else "unexpected answer"),
+                            "reply": sample.reply,
+                        }
+                    )
     return {"turns": turns, "ok": turns - len(failures), "failures": failures}
 
 

@@ -1,4 +1,5 @@
 """CPU and memory of the benchmarked processes and their children (psutil)."""
+
 from __future__ import annotations
 
 import threading
@@ -51,10 +52,15 @@ def cpu_seconds(pid: int, tree: bool = True) -> float:
     return _sum(members, lambda p: p.cpu_times().user + p.cpu_times().system)
 
 
-def cpu_percent(before: Dict[str, float], after: Dict[str, float], seconds: float) -> Dict[str, float]:
+def cpu_percent(
+    before: Dict[str, float], after: Dict[str, float], seconds: float
+) -> Dict[str, float]:
     """Share of one core each process used between two `cpu_seconds` snapshots (200 = 2 cores)."""
-    return {name: round(100 * (after[name] - before.get(name, 0.0)) / seconds, 1)
-            for name in after if seconds > 0}
+    return {
+        name: round(100 * (after[name] - before.get(name, 0.0)) / seconds, 1)
+        for name in after
+        if seconds > 0
+    }
 
 
 class RssSampler(threading.Thread):

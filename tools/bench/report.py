@@ -1,4 +1,5 @@
 """The comparison table, the bench.json schema and the machine it ran on."""
+
 from __future__ import annotations
 
 import os
@@ -51,7 +52,7 @@ def figure_value(result: Optional[Dict[str, Any]], key: str) -> Optional[float]:
         _, p, level = key.split("_")
         return (levels.get(level[1:]) or {}).get("latency_ms", {}).get(p)
     if key.startswith("throughput_c"):
-        return (levels.get(key[len("throughput_c"):]) or {}).get("throughput_msg_s")
+        return (levels.get(key[len("throughput_c") :]) or {}).get("throughput_msg_s")
     if key == "cold_start":
         return (result.get("cold_start") or {}).get("seconds")
     if key == "training_time":
@@ -69,7 +70,9 @@ def figure_value(result: Optional[Dict[str, Any]], key: str) -> Optional[float]:
     raise KeyError(key)
 
 
-def comparison_table(configs: Dict[str, Dict[str, Any]], levels: Sequence[int]) -> List[Dict[str, Any]]:
+def comparison_table(
+    configs: Dict[str, Dict[str, Any]], levels: Sequence[int]
+) -> List[Dict[str, Any]]:
     """One row per figure: ours, stock, ours/stock, and where a value came from."""
     rows = []
     for fig in figures(levels):
@@ -81,9 +84,18 @@ def comparison_table(configs: Dict[str, Dict[str, Any]], levels: Sequence[int]) 
                 source = ((configs.get(name) or {}).get("training") or {}).get("source")
                 if source and source != "measured":
                     notes.append(f"{name}: {source}")
-        rows.append({"figure": fig.key, "label": fig.label, "unit": fig.unit, "better": fig.better,
-                     "ours": ours, "stock": stock, "ratio": ratio(ours, stock),
-                     "note": "; ".join(notes)})
+        rows.append(
+            {
+                "figure": fig.key,
+                "label": fig.label,
+                "unit": fig.unit,
+                "better": fig.better,
+                "ours": ours,
+                "stock": stock,
+                "ratio": ratio(ours, stock),
+                "note": "; ".join(notes),
+            }
+        )
     return rows
 
 
@@ -107,33 +119,68 @@ def _cells(row: Dict[str, Any]) -> List[str]:
 def format_table(rows: Sequence[Dict[str, Any]]) -> str:
     """The comparison table for the terminal; a figure's note in brackets after it."""
     notes = any(row.get("note") for row in rows)
-    body = [[f"{row['label']} ({row['unit']})", *_cells(row)]
-            + ([f"[{row['note']}]" if row.get("note") else ""] if notes else []) for row in rows]
+    body = [
+        [f"{row['label']} ({row['unit']})", *_cells(row)]
+        + ([f"[{row['note']}]" if row.get("note") else ""] if notes else [])
+        for row in rows
+    ]
     headers = ["figure", "ours", "stock", "ours/stock", "better"] + (["note"] if notes else [])
-    return tabulate(body, headers=headers, tablefmt="simple", disable_numparse=True,
-                    colalign=("left", "right", "right", "right"))
+    return tabulate(
+        body,
+        headers=headers,
+        tablefmt="simple",
+        disable_numparse=True,
+        colalign=("left", "right", "right", "right"),
+    )
 
 
 def markdown_table(rows: Sequence[Dict[str, Any]]) -> str:
     """The same table for docs/benchmarks.md."""
-    body = [[f"{row['label']} ({row['unit']})" + (f" ({row['note']})" if row.get("note") else ""),
-             *_cells(row)] for row in rows]
-    return tabulate(body, headers=["figure", "ours", "stock", "ours/stock", "better"],
-                    tablefmt="github", disable_numparse=True,
-                    colalign=("left", "right", "right", "right", "left"))
+    body = [
+        [
+            f"{row['label']} ({row['unit']})" + (f" ({row['note']})" if row.get("note") else ""),
+            *_cells(row),
+        ]
+        for row in rows
+    ]
+    return tabulate(
+        body,
+        headers=["figure", "ours", "stock", "ours/stock", "better"],
+        tablefmt="github",
+        disable_numparse=True,
+        colalign=("left", "right", "right", "right", "left"),
+    )
 
 
 REQUIRED = {
-    "schema": str, "date": str, "command": list, "git": dict, "machine": dict,
-    "settings": dict, "configs": dict, "table": list,
+    "schema": str,
+    "date": str,
+    "command": list,
+    "git": dict,
+    "machine": dict,
+    "settings": dict,
+    "configs": dict,
+    "table": list,
 }
 REQUIRED_CONFIG = {
-    "config": str, "model": str, "training": dict, "cold_start": dict, "peak_rss_mb": dict,
-    "sanity": dict, "levels": dict,
+    "config": str,
+    "model": str,
+    "training": dict,
+    "cold_start": dict,
+    "peak_rss_mb": dict,
+    "sanity": dict,
+    "levels": dict,
 }
 REQUIRED_LEVEL = {
-    "concurrency": int, "window_s": (int, float), "messages": int, "answered": int, "errors": int,
-    "error_kinds": dict, "empty": int, "mismatches": int, "throughput_msg_s": (int, float),
+    "concurrency": int,
+    "window_s": (int, float),
+    "messages": int,
+    "answered": int,
+    "errors": int,
+    "error_kinds": dict,
+    "empty": int,
+    "mismatches": int,
+    "throughput_msg_s": (int, float),
     "latency_ms": dict,
 }
 
@@ -181,7 +228,6 @@ def validate_report(report: Dict[str, Any]) -> List[str]:
     return problems
 
 
-
 def _rel(path: Path) -> str:
     try:
         return str(Path(path).resolve().relative_to(ROOT))
@@ -191,8 +237,9 @@ def _rel(path: Path) -> str:
 
 def _run(command: List[str]) -> str:
     try:
-        return subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
-                              timeout=20).stdout.strip()
+        return subprocess.run(
+            command, cwd=ROOT, capture_output=True, text=True, timeout=20
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return ""
 

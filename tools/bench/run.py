@@ -1,4 +1,5 @@
 """Training, and one configuration end to end (simulator, bot, cold start, levels)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -43,28 +44,46 @@ def previous_training(*paths: Path) -> Dict[str, Dict[str, Any]]:
                     source = training.get("source")
                     if source == "measured":
                         source = f"previous run {data.get('date', '?')}"
-                    found[name] = {"seconds": training["seconds"],
-                                   "peak_rss_mb": training.get("peak_rss_mb"), "source": source}
+                    found[name] = {
+                        "seconds": training["seconds"],
+                        "peak_rss_mb": training.get("peak_rss_mb"),
+                        "source": source,
+                    }
         elif isinstance(data.get("stock"), dict) and "train_seconds" in data["stock"]:
             if "stock" not in found:
-                found["stock"] = {"seconds": data["stock"]["train_seconds"], "peak_rss_mb": None,
-                                  "source": f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path} (make eval)"}
+                found["stock"] = {
+                    "seconds": data["stock"]["train_seconds"],
+                    "peak_rss_mb": None,
+                    "source": f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path} (make eval)",
+                }
     return found
-
 
 
 def train(config: str, out_dir: Path, name: str, env: Dict[str, str], log: Path) -> Dict[str, Any]:
     """`rasa train --force` into out_dir; seconds and peak memory of the tree."""
     out_dir.mkdir(parents=True, exist_ok=True)
     env = dict(env, RASA_CACHE_DIRECTORY=str(out_dir / "cache"))
-    command = [str(Path(sys.executable).parent / "rasa"), "train", "--config", config,
-               "--domain", "domain.yml", "--data", "data", "--out", str(out_dir),
-               "--fixed-model-name", name, "--force"]
+    command = [
+        str(Path(sys.executable).parent / "rasa"),
+        "train",
+        "--config",
+        config,
+        "--domain",
+        "domain.yml",
+        "--data",
+        "data",
+        "--out",
+        str(out_dir),
+        "--fixed-model-name",
+        name,
+        "--force",
+    ]
     print(f"[{name}] training: {' '.join(command[1:])} (Rasa's output: {log})", flush=True)
     started = time.monotonic()
     with open(log, "ab") as out:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
         sampler = RssSampler({"train": process.pid}, interval=0.5)
         sampler.start()
         while True:  # stock takes a quarter of an hour or more: say it is still going
@@ -72,17 +91,22 @@ def train(config: str, out_dir: Path, name: str, env: Dict[str, str], log: Path)
                 code = process.wait(timeout=TRAINING_PROGRESS_SECONDS)
                 break
             except subprocess.TimeoutExpired:
-                print(f"[{name}]   still training, {(time.monotonic() - started) / 60:.0f} min",
-                      flush=True)
+                print(
+                    f"[{name}]   still training, {(time.monotonic() - started) / 60:.0f} min",
+                    flush=True,
+                )
     seconds = time.monotonic() - started
     peaks = sampler.stop()
     if code != 0:
         tail = log.read_text(encoding="utf-8", errors="replace")[-3000:]
         raise RuntimeError(f"rasa train failed ({code}) for {config}:\n{tail}")
     print(f"[{name}] trained in {seconds:.1f} s, peak {peaks['train']:.0f} MB", flush=True)
-    return {"seconds": round(seconds, 2), "peak_rss_mb": peaks["train"], "source": "measured",
-            "model": str(out_dir / f"{name}.tar.gz")}
-
+    return {
+        "seconds": round(seconds, 2),
+        "peak_rss_mb": peaks["train"],
+        "source": "measured",
+        "model": str(out_dir / f"{name}.tar.gz"),
+    }
 
 
 @dataclass
@@ -117,8 +141,9 @@ def _server_name(command: List[str]) -> str:
     return Path(command[0]).name + " run"
 
 
-def bench_config(name: str, model: Path, settings: Settings, training: Dict[str, Any],
-                 actions_pid: int) -> Dict[str, Any]:
+def bench_config(
+    name: str, model: Path, settings: Settings, training: Dict[str, Any], actions_pid: int
+) -> Dict[str, Any]:
     """Fresh simulator + tracker, spawn the bot, cold start, sanity, the levels."""
     from tools.stack import Stack, services, stack_environment
 
@@ -130,13 +155,22 @@ def bench_config(name: str, model: Path, settings: Settings, training: Dict[str,
     if "stock_server" in inspect.signature(services).parameters:
         # Stock Rasa is served by plain `rasa run`, ours by bot.server (unless --stock-server ours).
         kwargs["stock_server"] = name == "stock" and settings.stock_server == "rasa"
-    svc = services(model=str(model), bot_port=p.bot, actions_port=p.actions,
-                   citysim_port=p.citysim, citysim_db=str(run_dir / "citysim.sqlite"), **kwargs)
+    svc = services(
+        model=str(model),
+        bot_port=p.bot,
+        actions_port=p.actions,
+        citysim_port=p.citysim,
+        citysim_db=str(run_dir / "citysim.sqlite"),
+        **kwargs,
+    )
     bot_url = f"http://127.0.0.1:{p.bot}"
-    result: Dict[str, Any] = {"config": CONFIGS[name]["config"], "model": _rel(model),
-                              "model_mb": round(model.stat().st_size / 2**20, 1),
-                              "server": _server_name(svc["bot"].command),
-                              "training": training}
+    result: Dict[str, Any] = {
+        "config": CONFIGS[name]["config"],
+        "model": _rel(model),
+        "model_mb": round(model.stat().st_size / 2**20, 1),
+        "server": _server_name(svc["bot"].command),
+        "training": training,
+    }
     with Stack(env=env, log_dir=run_dir / "log") as stack:
         stack.start(svc["citysim"])
         sampler = RssSampler({"actions": actions_pid, "citysim": stack.processes[-1].pid})
@@ -146,8 +180,14 @@ def bench_config(name: str, model: Path, settings: Settings, training: Dict[str,
             log_path = run_dir / "log" / "bot.log"
             log = open(log_path, "ab")
             started = time.monotonic()
-            process = subprocess.Popen(svc["bot"].command, cwd=ROOT, env=stack.env, stdout=log,
-                                       stderr=subprocess.STDOUT, start_new_session=True)
+            process = subprocess.Popen(
+                svc["bot"].command,
+                cwd=ROOT,
+                env=stack.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
             stack.processes.append(process)
             sampler.add("bot", process.pid)
 
@@ -156,42 +196,68 @@ def bench_config(name: str, model: Path, settings: Settings, training: Dict[str,
                 snapshot["load generator"] = cpu_seconds(os.getpid(), tree=False)
                 return snapshot
 
-            result["cold_start"] = wait_first_answer(bot_url, process, started,
-                                                     settings.startup_timeout, log_path)
-            print(f"[{name}] first answer {result['cold_start']['seconds']:.1f} s after spawn",
-                  flush=True)
-            result["sanity"] = asyncio.run(sanity_pass(bot_url, f"{name}-{settings.seed}",
-                                                       settings.timeout))
+            result["cold_start"] = wait_first_answer(
+                bot_url, process, started, settings.startup_timeout, log_path
+            )
+            print(
+                f"[{name}] first answer {result['cold_start']['seconds']:.1f} s after spawn",
+                flush=True,
+            )
+            result["sanity"] = asyncio.run(
+                sanity_pass(bot_url, f"{name}-{settings.seed}", settings.timeout)
+            )
             s = result["sanity"]
             print(f"[{name}] sanity: {s['ok']}/{s['turns']} answers as expected", flush=True)
             for failure in s["failures"]:
-                print(f"    {failure['conversation']}: “{failure['text']}” → {failure['problem']}"
-                      f" (expected {failure['expected']}): {failure['reply'][:80]!r}", flush=True)
+                print(
+                    f"    {failure['conversation']}: “{failure['text']}” → {failure['problem']}"
+                    f" (expected {failure['expected']}): {failure['reply'][:80]!r}",
+                    flush=True,
+                )
             result["rss_after_start_mb"] = {k: round(v, 1) for k, v in sampler.end_phase().items()}
             result["levels"] = {}
             for level in settings.levels:
                 tag = f"{name}-c{level}-{uuid.uuid4().hex[:6]}"
                 load_before = os.getloadavg()[0]
                 cpu_before, level_started = cpu_snapshot(), time.monotonic()
-                summary = asyncio.run(run_level(bot_url, level, settings.warmup, settings.duration,
-                                                settings.seed, settings.timeout, tag))
+                summary = asyncio.run(
+                    run_level(
+                        bot_url,
+                        level,
+                        settings.warmup,
+                        settings.duration,
+                        settings.seed,
+                        settings.timeout,
+                        tag,
+                    )
+                )
                 # Warm-up and window together: where the machine's two cores went.
-                summary["cpu_percent"] = cpu_percent(cpu_before, cpu_snapshot(),
-                                                     time.monotonic() - level_started)
+                summary["cpu_percent"] = cpu_percent(
+                    cpu_before, cpu_snapshot(), time.monotonic() - level_started
+                )
                 summary["peak_rss_mb"] = {k: round(v, 1) for k, v in sampler.end_phase().items()}
                 summary["loadavg_1m_before"] = round(load_before, 2)
                 result["levels"][str(level)] = summary
                 lat = summary["latency_ms"]
-                print(f"[{name}] {level:>3} citizens: {summary['throughput_msg_s']:.2f} msg/s, "
-                      f"p50 {_fmt(lat['p50'])} p95 {_fmt(lat['p95'])} p99 {_fmt(lat['p99'])} ms, "
-                      f"{summary['answered']} answered, {summary['errors']} errors, "
-                      f"{summary['mismatches']} unexpected", flush=True)
-                print(f"[{name}]     CPU (% of one core): " + ", ".join(
-                    f"{k} {v:.0f}" for k, v in summary["cpu_percent"].items()), flush=True)
+                print(
+                    f"[{name}] {level:>3} citizens: {summary['throughput_msg_s']:.2f} msg/s, "
+                    f"p50 {_fmt(lat['p50'])} p95 {_fmt(lat['p95'])} p99 {_fmt(lat['p99'])} ms, "
+                    f"{summary['answered']} answered, {summary['errors']} errors, "
+                    f"{summary['mismatches']} unexpected",
+                    flush=True,
+                )
+                print(
+                    f"[{name}]     CPU (% of one core): "
+                    + ", ".join(f"{k} {v:.0f}" for k, v in summary["cpu_percent"].items()),
+                    flush=True,
+                )
         finally:
             result["peak_rss_mb"] = sampler.stop()
-    print(f"[{name}] peak RSS: " + ", ".join(f"{k} {v:.0f} MB" for k, v in result["peak_rss_mb"].items()),
-          flush=True)
+    print(
+        f"[{name}] peak RSS: "
+        + ", ".join(f"{k} {v:.0f} MB" for k, v in result["peak_rss_mb"].items()),
+        flush=True,
+    )
     return result
 
 

@@ -1,12 +1,15 @@
 """Statistics of a level (pure functions; tests/test_bench.py)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Dict, Optional, Sequence
 
+
 @dataclass
 class Sample:
     """One message: when it was sent and answered (monotonic seconds)."""
+
     kind: str
     start: float
     end: float
@@ -39,9 +42,12 @@ def latency_summary(latencies_s: Sequence[float]) -> Dict[str, Optional[float]]:
     """Milliseconds."""
     ms = [x * 1000 for x in latencies_s]
     return {
-        "p50": percentile(ms, 50), "p95": percentile(ms, 95), "p99": percentile(ms, 99),
+        "p50": percentile(ms, 50),
+        "p95": percentile(ms, 95),
+        "p99": percentile(ms, 99),
         "mean": sum(ms) / len(ms) if ms else None,
-        "min": min(ms) if ms else None, "max": max(ms) if ms else None,
+        "min": min(ms) if ms else None,
+        "max": max(ms) if ms else None,
     }
 
 
@@ -51,8 +57,9 @@ def throughput(completed: int, window_s: float) -> float:
     return completed / window_s
 
 
-def summarize_level(samples: Sequence[Sample], concurrency: int,
-                    window_start: float, window_end: float) -> Dict[str, Any]:
+def summarize_level(
+    samples: Sequence[Sample], concurrency: int, window_start: float, window_end: float
+) -> Dict[str, Any]:
     """Messages that completed inside [window_start, window_end]: latency of the
     answered ones, throughput of answered ones, errors, empty and unexpected answers."""
     inside = [s for s in samples if window_start <= s.end <= window_end]
@@ -64,8 +71,11 @@ def summarize_level(samples: Sequence[Sample], concurrency: int,
     by_kind: Dict[str, Dict[str, Any]] = {}
     for kind in sorted({s.kind for s in answered}):
         lat = [s.latency for s in answered if s.kind == kind]
-        by_kind[kind] = {"messages": len(lat), **latency_summary(lat),
-                         "mismatches": sum(s.mismatch for s in answered if s.kind == kind)}
+        by_kind[kind] = {
+            "messages": len(lat),
+            **latency_summary(lat),
+            "mismatches": sum(s.mismatch for s in answered if s.kind == kind),
+        }
     window = window_end - window_start
     return {
         "concurrency": concurrency,
@@ -76,7 +86,9 @@ def summarize_level(samples: Sequence[Sample], concurrency: int,
         "error_kinds": errors,
         "empty": sum(s.empty for s in answered),
         "mismatches": sum(s.mismatch for s in answered),
-        "expected_share": (sum(not s.mismatch for s in answered) / len(answered)) if answered else None,
+        "expected_share": (sum(not s.mismatch for s in answered) / len(answered))
+        if answered
+        else None,
         "throughput_msg_s": throughput(len(answered), window),
         "latency_ms": latency_summary([s.latency for s in answered]),
         "by_kind": by_kind,

@@ -7,14 +7,14 @@ and Sanic versions and every patched name before any patch is installed, and
 the bot refuses to start on a mismatch rather than run half-patched.
 
 `CITYLINK_PATCHES_OFF=name,name` (or `all`) leaves patches out; the end-to-end
-conversations run in CI once with `all` (Makefile `test-stock-behaviour`).
+conversations run in CI once with `all` (Makefile `test-stock-rasa`).
 """
 
 from __future__ import annotations
 
 import os
 from types import ModuleType
-from typing import Dict, List
+from typing import Dict, List, Mapping
 
 from bot.patches import (
     action_session,
@@ -45,7 +45,7 @@ PATCHES: Dict[str, ModuleType] = {
 OFF_VARIABLE = "CITYLINK_PATCHES_OFF"
 
 
-def enabled(environ: "os._Environ[str] | Dict[str, str]" = os.environ) -> List[str]:
+def enabled(environ: Mapping[str, str] = os.environ) -> List[str]:
     """Names of the patches to install: all but those switched off."""
     off = {name.strip() for name in environ.get(OFF_VARIABLE, "").split(",") if name.strip()}
     if "all" in off:

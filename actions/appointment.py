@@ -21,7 +21,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions import replies
+from actions import days, replies
 from actions.backends import call, client_for, idempotency_key
 from actions.clients.base import BackendError, RequestRejected
 from actions.clients.hospital import Appointment, Hospital, HospitalClient, Slot
@@ -30,7 +30,6 @@ from common import gazetteer
 from common import codes, dates
 
 PERIOD_NAMES = {"morning": "上午", "afternoon": "下午", "evening": "晚上"}
-WEEKDAY_NAMES = "一二三四五六日"
 # Hospitals release places for today and the next 13 days.
 BOOKING_DAYS = 14
 # Booking is by real name: the ID number identifies the patient and the
@@ -73,7 +72,7 @@ def today() -> date:
 
 
 def day_label(day: date) -> str:
-    return f"{day.month}月{day.day}日（周{WEEKDAY_NAMES[day.weekday()]}）"
+    return days.day_label(day, relative=False, weekday=True)
 
 
 def session_label(day: date, period: str) -> str:

@@ -19,33 +19,15 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import replies
-from common import registry
+from common import registry, services
 
 MAX_FAILURES = 3
 # Questions answered inline while a form waits for its slot.
 SIDE_INTENTS = {"faq", "chitchat", "help", "bot_challenge", "greet", "thank", "out_of_scope"}
 SIDE_CONFIDENCE = 0.7
 FAILURES_SLOT = "validation_failures"
-# The form each service intent starts (data/rules/services.yml).
-SERVICE_FORMS = {
-    "query_violation": "violation_form",
-    "pay_fine": "pay_fine_form",
-    "query_traffic": "traffic_form",
-    "query_restriction": "restriction_form",
-    "query_weather": "weather_form",
-    "query_bus": "bus_form",
-    "query_route": "route_form",
-    "query_bill": "bill_form",
-    "pay_bill": "pay_bill_form",
-    "book_appointment": "appointment_form",
-    "query_appointment": "query_appointment_form",
-    "cancel_appointment": "cancel_appointment_form",
-    "recommend_department": "department_form",
-    "query_social_security": "social_security_form",
-    "query_housing_fund": "housing_fund_form",
-    "report_issue": "report_form",
-    "query_ticket": "ticket_form",
-}
+# The form each service intent starts (common/services.yml).
+SERVICE_FORMS = services.load().forms_by_intent()
 # What to say when nothing usable was recognised in the answer to a question.
 SLOT_HINTS = {
     "city": "没听出是哪个城市，请直接说城市名，或点下面的按钮选择。",

@@ -25,6 +25,7 @@ from actions.backends import call, client_for, idempotency_key
 from actions.clients.base import BackendError, RequestRejected
 from actions.clients.hotline import HotlineClient, Ticket
 from actions.forms import FAILURES_SLOT, SIDE_CONFIDENCE, ServiceForm
+from actions.probe import without_candidate
 from common import gazetteer, registry
 from common import codes
 
@@ -99,17 +100,6 @@ def _said_something_else(tracker: Tracker) -> bool:
     )
 
 
-def _without_candidate(tracker: Tracker, slot: str) -> Tracker:
-    """The tracker as if `slot` had not been extracted this turn (candidates are the trailing slot events)."""
-    probe = tracker.copy()
-    keep = len(probe.events)
-    while keep and probe.events[keep - 1].get("event") == "slot":
-        keep -= 1
-    probe.events = probe.events[:keep] + [e for e in probe.events[keep:] if e.get("name") != slot]
-    probe.slots[slot] = None
-    return probe
-
-
 class ValidateReportForm(ServiceForm):
     form = "report_form"
     service = "hotline"
@@ -123,7 +113,7 @@ class ValidateReportForm(ServiceForm):
         """A faq question or "我在上海" typed where the description is asked is not the description."""
         if not _said_something_else(tracker):
             return await super().run(dispatcher, tracker, domain)
-        probe = _without_candidate(tracker, "issue_description")
+        probe = without_candidate(tracker, "issue_description")
         return [SlotSet("issue_description", None), *await super().run(dispatcher, probe, domain)]
 
     async def validate_issue_description(

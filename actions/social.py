@@ -26,6 +26,7 @@ from actions.backends import call, client_for
 from actions.clients.base import BackendError, RequestRejected
 from actions.clients.social import AccessToken, HousingFund, InsuranceRecord, SocialClient
 from actions.forms import ServiceForm
+from actions.probe import without_candidate
 from common import codes, dates
 from common.normalizer import normalise_surface
 
@@ -89,16 +90,6 @@ def one_time_code(text: Any) -> Optional[str]:
     """The 6 digits of a typed code ("验证码 123 456" too), or None."""
     match = CODE.search(re.sub(r"\s", "", normalise_surface(str(text or ""))))
     return match.group() if match else None
-
-
-def without_candidate(tracker: Tracker, slot: str) -> Tracker:
-    """The tracker as if `slot` had not been extracted from the latest message."""
-    events = tracker.events
-    tail = next((i + 1 for i in range(len(events) - 1, -1, -1) if events[i].get("event") != "slot"), 0)
-    probe = tracker.copy()
-    probe.events = events[:tail] + [e for e in events[tail:] if e.get("name") != slot]
-    probe.slots[slot] = None
-    return probe
 
 
 def mask_name(name: str) -> str:

@@ -18,6 +18,7 @@ from rasa_sdk.types import DomainDict
 
 from actions import replies
 from actions.backends import call, client_for
+from actions.days import day_label, day_title
 from actions.clients.base import BackendError, RequestRejected
 from actions.clients.restriction import Restriction, RestrictionClient
 from actions.clients.traffic import RoadStatus, TrafficClient
@@ -26,7 +27,6 @@ from common import gazetteer, registry
 from common import dates
 
 CONGESTED = {"拥堵", "严重拥堵"}
-RELATIVE_DAYS = {0: "今天", 1: "明天", 2: "后天"}
 TAIL_NUMBER = re.compile(r"尾号\s*(?:是|为)?\s*([0-9])")
 
 
@@ -58,21 +58,6 @@ def requested_date(tracker: Tracker) -> Optional[date]:
     said = [e.get("value") for e in request_events(tracker)
             if e.get("event") == "slot" and e.get("name") == "date"]
     return date.fromisoformat(said[-1]) if said and said[-1] else None
-
-
-def _relative_day(day: date) -> Optional[str]:
-    return RELATIVE_DAYS.get((day - dates.now_in_china().date()).days)
-
-
-def day_label(day: date) -> str:
-    """今天 / 明天 / 后天, otherwise 6月18日."""
-    return _relative_day(day) or f"{day.month}月{day.day}日"
-
-
-def day_title(day: date, weekday: str) -> str:
-    """今天（6月15日 周一）, or 6月18日（周四）: the date is always said."""
-    relative, month_day = _relative_day(day), f"{day.month}月{day.day}日"
-    return f"{relative}（{month_day} {weekday}）" if relative else f"{month_day}（{weekday}）"
 
 
 # ------------------------------------------------------------------- traffic

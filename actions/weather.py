@@ -18,7 +18,8 @@ from actions.backends import call, client_for
 from actions.clients.base import BackendError, RequestRejected
 from actions.clients.weather import DayForecast, WeatherClient
 from actions.forms import ServiceForm
-from actions.traffic import day_label, day_title, requested_date
+from actions.days import day_label, day_title
+from actions.traffic import requested_date
 
 RAIN_LIKELY = 50  # precipitation probability (%) from which an umbrella is advised
 HOT, COLD = 35, 5  # °C

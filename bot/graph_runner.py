@@ -8,6 +8,7 @@ fifth of a parse (py-spy, docs/benchmarks.md). This runner computes each
 target set's execution order once and then calls the same `GraphNode`s in that
 order, with the same inputs and outputs as dask would pass.
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Text, Tuple
@@ -41,8 +42,9 @@ class SequentialGraphRunner(DaskGraphRunner):
             self._orders[targets] = order
         return self._orders[targets]
 
-    def run(self, inputs: Optional[Dict[Text, Any]] = None,
-            targets: Optional[List[Text]] = None) -> Dict[Text, Any]:
+    def run(
+        self, inputs: Optional[Dict[Text, Any]] = None, targets: Optional[List[Text]] = None
+    ) -> Dict[Text, Any]:
         """Runs the graph (see `GraphRunner.run`)."""
         run_targets = targets if targets else self._graph_schema.target_names
         # Like dask: a node's output is the pair (node name, value), inputs too,

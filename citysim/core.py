@@ -12,7 +12,7 @@ import random
 import re
 import sqlite3
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
@@ -20,11 +20,11 @@ import yaml
 from aiohttp import web
 
 from common import gazetteer
+from common.dates import CHINA
 from common.gazetteer import CityGazetteer
 
 logger = logging.getLogger(__name__)
 # China has had no daylight saving since 1991, so a fixed offset is exact.
-CST = timezone(timedelta(hours=8), "Asia/Shanghai")
 WEEKDAYS = ["周一", "周二", "周三", "周四", "周五", "周六", "周日"]
 DB = web.AppKey("db", sqlite3.Connection)
 
@@ -110,7 +110,7 @@ class Clock:
         self.pinned: Optional[datetime] = None
 
     def now(self) -> datetime:
-        return self.pinned or datetime.now(CST)
+        return self.pinned or datetime.now(CHINA)
 
     def today(self) -> date:
         return self.now().date()
@@ -125,7 +125,7 @@ def parse_datetime(text: str) -> datetime:
         value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except (TypeError, ValueError):
         raise ApiError(400, "invalid_datetime", f"时间格式不正确：{text}，应为 ISO 8601") from None
-    return value.replace(tzinfo=CST) if value.tzinfo is None else value.astimezone(CST)
+    return value.replace(tzinfo=CHINA) if value.tzinfo is None else value.astimezone(CHINA)
 
 
 def city_of(request: web.Request) -> City:

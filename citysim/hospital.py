@@ -14,7 +14,8 @@ from typing import Any, Dict, List, Optional, Tuple
 from aiohttp import web
 
 from common import gazetteer
-from citysim.core import (CST, DB, WEEKDAYS, ApiError, City, city_of, field, idempotent, json_body, now,
+from common.dates import CHINA
+from citysim.core import (DB, WEEKDAYS, ApiError, City, city_of, field, idempotent, json_body, now,
                               query, reply, stable_rng, yuan)
 from common.gazetteer import Hospital
 from common.codes import PHONE_PATTERN, canonical_id_number, mask_id_number, mask_phone
@@ -103,7 +104,7 @@ def _bookable(day: date, period: str, moment: datetime) -> bool:
     """Within the 14-day window and before the session ends."""
     if not 0 <= (day - moment.date()).days < BOOKING_DAYS:
         return False
-    return datetime.combine(day, PERIODS[period][1], CST) > moment
+    return datetime.combine(day, PERIODS[period][1], CHINA) > moment
 
 
 def _doctor_json(doctor: sqlite3.Row) -> Dict[str, Any]:
@@ -288,7 +289,7 @@ async def cancel(request: web.Request) -> web.Response:
         if not {str(body.get("id_number", "")).upper(), str(body.get("phone", ""))} & owner:
             raise ApiError(403, "not_owner", "身份证号或手机号与预约人不符，无法取消")
         if row["status"] == "booked":
-            starts = datetime.combine(date.fromisoformat(row["date"]), PERIODS[row["time_period"]][0], CST)
+            starts = datetime.combine(date.fromisoformat(row["date"]), PERIODS[row["time_period"]][0], CHINA)
             if moment >= starts:
                 raise ApiError(409, "too_late_to_cancel", "就诊时段已开始，无法取消预约")
             conn.execute("UPDATE appointment SET status = 'cancelled' WHERE appointment_id = ?", (appointment_id,))

@@ -9,7 +9,8 @@ from typing import Any, Dict, List, Tuple
 from aiohttp import web
 
 from common import gazetteer
-from citysim.core import CST, DB, ApiError, City, city_of, idempotent, json_body, now, reply, stable_rng, yuan
+from common.dates import CHINA
+from citysim.core import DB, ApiError, City, city_of, idempotent, json_body, now, reply, stable_rng, yuan
 from common.codes import canonical_plate
 
 SCHEMA = """
@@ -50,7 +51,7 @@ BEHAVIOURS: List[Tuple[str, int, int]] = [
 PLATES_PER_CITY = 6
 NEW_ENERGY = {1, 4}  # which of a city's seeded plates are 8-character new-energy plates
 PLATE_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"  # I and O are never issued
-SEED_PERIOD_START = datetime(2026, 3, 1, tzinfo=CST)
+SEED_PERIOD_START = datetime(2026, 3, 1, tzinfo=CHINA)
 
 
 def _plate(rng: random.Random, prefix: str, new_energy: bool) -> str:

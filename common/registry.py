@@ -1,36 +1,30 @@
 """The per-city registry: which services a city offers and where they live.
 
 One YAML file per city under registry/ (outside data/, which Rasa reads as
-training data). A sixth city is a new file and a backend URL: no code. The
+training data), checked by pydantic models: a misspelt key or an unknown
+service stops the action server at start-up with the file's name. A sixth city is a new file and a backend URL: no code. The
 directory can be moved with CITYLINK_REGISTRY (tests use a fixture city).
 """
+
 from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Dict, List, Optional
 
 import yaml
+from pydantic import BaseModel, ValidationError, validator
+
+from common import services
 
 DEFAULT_DIR = Path(__file__).resolve().parents[1] / "registry"
 DEFAULT_RETENTION_DAYS = 30
 _VAR = re.compile(r"\$\{([A-Z0-9_]+)(?::-([^}]*))?\}")
 
-# Registry service -> the intents it serves.
-SERVICE_INTENTS: Dict[str, List[str]] = {
-    "violation": ["query_violation", "pay_fine"],
-    "traffic": ["query_traffic"],
-    "restriction": ["query_restriction"],
-    "transit": ["query_bus", "query_route"],
-    "utility": ["query_bill", "pay_bill"],
-    "hospital": ["book_appointment", "query_appointment", "cancel_appointment"],
-    "weather": ["query_weather"],
-    "social": ["query_social_security", "query_housing_fund"],
-    "hotline": ["report_issue", "query_ticket"],
-}
+# Registry service -> the intents it serves (common/services.yml).
+SERVICE_INTENTS: Dict[str, List[str]] = services.load().intents_by_registry_key()
 
 
 def expand(value: str) -> str:
@@ -47,28 +41,50 @@ def expand(value: str) -> str:
     return _VAR.sub(substitute, value)
 
 
-@dataclass(frozen=True)
-class ServiceConfig:
+class _Frozen(BaseModel):
+    class Config:
+        extra = "forbid"
+        allow_mutation = False
+
+
+class ServiceConfig(_Frozen):
     base_url: str
-    required: List[str] = field(default_factory=list)
+    required: List[str] = []
+
+    @validator("base_url")
+    def _expanded(cls, value: str) -> str:
+        return expand(value).rstrip("/")
 
 
-@dataclass(frozen=True)
-class CityConfig:
+class CityConfig(_Frozen):
     city: str
-    hotline: str
-    services: Dict[str, ServiceConfig]
-    faq_overrides: Dict[str, str]
+    hotline: str = "12345"
+    services: Dict[str, ServiceConfig] = {}
+    faq_overrides: Dict[str, str] = {}
     order: int = 99  # position in the list of served cities shown to users
     # Days a conversation is kept after its last message (tools/retention.py).
     retention_days: int = DEFAULT_RETENTION_DAYS
+
+    @validator("hotline", pre=True)
+    def _text(cls, value: object) -> str:
+        return str(value)
+
+    @validator("services", "faq_overrides", pre=True)
+    def _empty(cls, value: object) -> object:
+        return value or {}
+
+    @validator("services")
+    def _known(cls, services: Dict[str, ServiceConfig]) -> Dict[str, ServiceConfig]:
+        unknown = set(services) - set(SERVICE_INTENTS)
+        if unknown:
+            raise ValueError(f"未知服务 {sorted(unknown)}")
+        return services
 
     def service(self, name: str) -> Optional[ServiceConfig]:
         return self.services.get(name)
 
 
-@dataclass(frozen=True)
-class Registry:
+class Registry(_Frozen):
     cities: Dict[str, CityConfig]
 
     @property
@@ -83,23 +99,10 @@ class Registry:
 
 
 def _load_city(path: Path) -> CityConfig:
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    services = {
-        name: ServiceConfig(base_url=expand(cfg["base_url"]).rstrip("/"),
-                            required=list(cfg.get("required") or []))
-        for name, cfg in (raw.get("services") or {}).items()
-    }
-    unknown = set(services) - set(SERVICE_INTENTS)
-    if unknown:
-        raise ValueError(f"{path.name}: 未知服务 {sorted(unknown)}")
-    return CityConfig(
-        city=raw["city"],
-        hotline=str(raw.get("hotline", "12345")),
-        services=services,
-        faq_overrides=dict(raw.get("faq_overrides") or {}),
-        order=int(raw.get("order", 99)),
-        retention_days=int(raw.get("retention_days", DEFAULT_RETENTION_DAYS)),
-    )
+    try:
+        return CityConfig.parse_obj(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except ValidationError as error:
+        raise ValueError(f"{path.name}: {error}") from error
 
 
 @lru_cache(maxsize=None)
@@ -107,4 +110,4 @@ def load(directory: Optional[str] = None) -> Registry:
     """Every city file in the registry directory, keyed by city name."""
     root = Path(directory or os.environ.get("CITYLINK_REGISTRY") or DEFAULT_DIR)
     cities = sorted((_load_city(p) for p in root.glob("*.yml")), key=lambda c: c.order)
-    return Registry({c.city: c for c in cities})
+    return Registry(cities={c.city: c for c in cities})

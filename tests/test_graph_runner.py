@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 from rasa.core.channels import UserMessage
-from rasa.engine.runner.dask import DaskGraphRunner
 from rasa.engine.loader import load_predict_graph_runner
+from rasa.engine.runner.dask import DaskGraphRunner
 from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.events import ActionExecuted, UserUttered

@@ -88,3 +88,10 @@ def test_an_unserved_city_gets_the_served_list(sixth_city):
     events, messages = run_action(ValidateCityForm(), tracker)
     assert "杭州暂时还没有接入" in texts(messages) and "广州、珠海" in texts(messages)
     assert slot_events(events)["city"] is None
+
+
+def test_a_misspelt_key_in_a_city_file_is_rejected_with_the_file_name(tmp_path):
+    (tmp_path / "x.yml").write_text("city: X\nservices:\n  traffic:\n    base_ulr: http://x\n",
+                                    encoding="utf-8")
+    with pytest.raises(ValueError, match="(?s)x.yml.*base_ulr"):
+        registry.load(str(tmp_path))

@@ -11,7 +11,7 @@ from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, 
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import read_endpoint_config
 
-from bot import server
+from bot import patches
 from bot.tracker_store import SQLTrackerStore
 from tests import postgres
 
@@ -32,7 +32,7 @@ def run(coroutine):
 @pytest.fixture(params=["sqlite", "postgresql"])
 def stores(request: pytest.FixtureRequest, tmp_path: Path):
     """Ours and Rasa's store on one new database: a SQLite file or a PostgreSQL database."""
-    server.apply()  # WAL and connection reuse, as in the bot
+    patches.apply(["sqlite_tracker"])  # WAL and connection reuse, as in the bot
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'tracker.db'}"
     else:

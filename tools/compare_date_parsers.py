@@ -23,13 +23,14 @@ import argparse
 import statistics
 import sys
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Callable, Dict, List, NamedTuple, Optional, Tuple
+
+from common.dates import CHINA
 
 if TYPE_CHECKING:
     from common.dates import DateResolution
 
-CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
 NOWS: Dict[str, datetime] = {
     "fri": datetime(2026, 11, 27, 10, 0, tzinfo=CHINA),  # a Friday
     "dec30": datetime(2026, 12, 30, 10, 0, tzinfo=CHINA),  # a Wednesday, year end

@@ -1,7 +1,7 @@
 """How long the trained model takes to parse one message, in-process.
 
 The held-out utterances (tests/nlu/heldout.yml) are parsed in a loop through
-`Agent.parse_message`, with the bot server's fixes applied, so the figure is
+`Agent.parse_message`, with the bot server's patches (bot/patches/) applied, so the figure is
 the NLU share of a message's cost without HTTP, tracker store or policies.
 `--profile` adds cProfile's top functions by cumulative time.
 
@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import List
 
-from bot import server
+from bot import patches
 from tools import evaluate
 
 
@@ -39,7 +39,7 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="print cProfile's top 30")
     args = parser.parse_args()
 
-    server.apply()
+    patches.apply()
     evaluate.quiet_logs()
     from rasa.core.agent import Agent
 

@@ -262,6 +262,12 @@ class FakeBot:
             await message.output_channel.send_response(message.sender_id, dict(reply))
 
 
+async def until(condition: Callable[[], bool]) -> None:
+    """Wait, without a clock, until ``condition`` holds (callers bound it with wait_for)."""
+    while not condition():
+        await asyncio.sleep(0.01)
+
+
 def says(text: str) -> FakeBot:
     """A bot that always answers ``text``."""
     return FakeBot(lambda _: [{"text": text}])
@@ -905,14 +911,22 @@ async def test_a_retry_reaching_another_worker_gets_the_same_reply_and_runs_noth
 ) -> None:
     bot = says("粤B12345 共 2 条违章。")
     _, worker_a = await start_channel(bot)
-    _, worker_b = await start_channel(bot)
+    channel_b, worker_b = await start_channel(bot)
+    waiting = asyncio.Event()
+    settled_elsewhere = channel_b._settled_elsewhere
+
+    async def observed(key: str) -> str:
+        waiting.set()  # worker B found the turn claimed by A and waits for its reply
+        return await settled_elsewhere(key)
+
+    channel_b._settled_elsewhere = observed  # type: ignore[method-assign]
     release = bot.hold()
     body = text_xml("查违章粤B12345")
     first = asyncio.ensure_future(worker_a.post(body))
-    await asyncio.sleep(0.1)
+    await asyncio.wait_for(until(lambda: bot.texts == ["查违章粤B12345"]), 30)  # A runs the turn
     retry = asyncio.ensure_future(worker_b.post(body))
-    await asyncio.sleep(0.1)
-    assert not retry.done()  # waits for the worker running the turn to settle
+    await asyncio.wait_for(waiting.wait(), 30)
+    assert not retry.done()  # the bot is held: nothing can have settled yet
     release.set()
     assert (await first).content == (await retry).content == "粤B12345 共 2 条违章。"
     assert (await worker_b.post(body)).content == "粤B12345 共 2 条违章。"

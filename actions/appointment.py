@@ -13,6 +13,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any, Dict, List, Optional, Sequence, Text, Tuple
 
@@ -21,7 +22,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions import replies
+from actions import confirmation, replies
 from actions.backends import call, client_for, idempotency_key
 from actions.clients.base import BackendError, RequestRejected
 from actions.clients.hospital import Appointment, Hospital, HospitalClient, Slot
@@ -38,7 +39,8 @@ BOOKING_DAYS = 14
 PATIENT_NAME = "就诊人"
 ALTERNATIVES = 4  # open sessions offered when the chosen one is full
 SCHEDULE_SLOTS = ("hospital", "department", "date", "time_period")
-BOOKING_SLOTS = [*SCHEDULE_SLOTS, "confirmed"]
+BOOKING_SLOTS = [*SCHEDULE_SLOTS, "confirmed", confirmation.TERMS_SLOT]
+PATIENT_SLOTS = ("id_number", "phone_number")
 ID_LIKE = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
 PHONE = re.compile(r"1[3-9][0-9]{9}")
 # Symptoms that may be an emergency: the citizen is told to go to 急诊 or call
@@ -408,8 +410,13 @@ class ValidateCancelAppointmentForm(PatientForm):
 
 
 # ---------------------------------------------------------- book: actions
+def booking_subject(tracker: Tracker) -> Dict[str, Any]:
+    """Which session of which department, for whom: what a booking confirmation is about."""
+    return {slot: tracker.get_slot(slot) for slot in ("city", *SCHEDULE_SLOTS, *PATIENT_SLOTS)}
+
+
 class ActionAskAppointmentFormConfirmed(Action):
-    """The summary to confirm, with the doctor and fee of the place that will be booked."""
+    """The summary to confirm, with the doctor and fee of the very place that will be booked."""
 
     def name(self) -> Text:
         return "action_ask_appointment_form_confirmed"
@@ -419,20 +426,25 @@ class ActionAskAppointmentFormConfirmed(Action):
     ) -> List[EventType]:
         try:
             slot = await open_slot(tracker)
-        except BackendError:
-            slot = None  # the booking itself will tell
+        except BackendError as error:
+            replies.backend_failure(dispatcher, error)
+            return confirmation.END_FORM
+        if slot is None:
+            dispatcher.utter_message(text="这个时段的号刚刚被约完了，请换个时段再约。", buttons=[BOOK_BUTTON])
+            return confirmation.END_FORM
         day = date.fromisoformat(tracker.get_slot("date"))
         lines = [f"医院：{tracker.get_slot('hospital')}", f"科室：{tracker.get_slot('department')}",
-                 f"时间：{session_label(day, tracker.get_slot('time_period'))}"]
-        if slot:
-            lines.append(f"医生：{slot.doctor.name}（{slot.doctor.title}），挂号费 {replies.yuan(slot.fee)}")
-        lines += [f"身份证：{codes.mask_id_number(tracker.get_slot('id_number'))}",
-                  f"手机：{codes.mask_phone(tracker.get_slot('phone_number'))}"]
+                 f"时间：{session_label(day, tracker.get_slot('time_period'))}",
+                 f"医生：{slot.doctor.name}（{slot.doctor.title}），挂号费 {replies.yuan(slot.fee)}",
+                 f"身份证：{codes.mask_id_number(tracker.get_slot('id_number'))}",
+                 f"手机：{codes.mask_phone(tracker.get_slot('phone_number'))}"]
         dispatcher.utter_message(text="请确认挂号信息：\n" + "\n".join(lines), buttons=replies.CONFIRM_BUTTONS)
-        return []
+        return [confirmation.remember(booking_subject(tracker), slot_id=slot.slot_id, fee=slot.fee)]
 
 
 class ActionBookAppointment(Action):
+    """Books the place the citizen confirmed (doctor, session, fee), never another one."""
+
     def name(self) -> Text:
         return "action_book_appointment"
 
@@ -440,23 +452,23 @@ class ActionBookAppointment(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
         done = [SlotSet(s, None) for s in BOOKING_SLOTS]
-        needed = [*SCHEDULE_SLOTS, "id_number", "phone_number"]
+        needed = [*SCHEDULE_SLOTS, *PATIENT_SLOTS]
         if tracker.get_slot("confirmed") is not True or any(not tracker.get_slot(s) for s in needed):
             return done
+        terms = confirmation.confirmed_terms(tracker, booking_subject(tracker))
+        if terms is None:
+            return confirmation.refuse_unconfirmed(dispatcher, "挂号") + done
         try:
-            slot = await open_slot(tracker)
-            if slot is None:
-                dispatcher.utter_message(text="这个时段的号刚刚被约完了，请换个时段再约。", buttons=[BOOK_BUTTON])
-                return done
-            key = idempotency_key(tracker, *(tracker.get_slot(s) for s in needed))
-            booked = await call(hospital_client(tracker.get_slot("city")).book, slot.slot_id, PATIENT_NAME,
-                                tracker.get_slot("id_number"), tracker.get_slot("phone_number"), key)
+            key = idempotency_key(tracker, terms["subject"], terms["slot_id"], terms["fee"])
+            booked = await call(hospital_client(tracker.get_slot("city")).book, terms["slot_id"],
+                                Decimal(terms["fee"]), PATIENT_NAME, tracker.get_slot("id_number"),
+                                tracker.get_slot("phone_number"), key)
         except RequestRejected as error:
-            dispatcher.utter_message(text=f"没能挂上号：{error.user_message}。")
+            confirmation.not_done(dispatcher, error, "挂号", rejected="没能挂上号")
             return done
         except BackendError as error:
-            replies.backend_failure(dispatcher, error)
-            return [SlotSet("confirmed", None)]  # the rest is kept for another try
+            confirmation.not_done(dispatcher, error, "挂号")
+            return list(confirmation.CLEARED)  # the rest is kept for another try
         dispatcher.utter_message(
             text=f"挂号成功！{describe(booked)}，第{booked.queue_number}号，预约号 {booked.appointment_id}。"
             "请携带身份证按时就诊；如需取消，请在就诊时段开始前办理。",

@@ -13,11 +13,11 @@ from decimal import Decimal
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ActiveLoop, EventType, SlotSet
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions import replies
+from actions import confirmation, replies
 from actions.backends import call, client_for, idempotency_key
 from actions.clients.base import BackendError, RequestRejected
 from actions.clients.utility import Bill, UtilityAccount, UtilityClient
@@ -28,8 +28,6 @@ SERVICE = "utility"
 ACCOUNT_SLOTS = ("city", "utility_type", "account_number")
 RECENT_MONTHS = 6
 ACCOUNT_PATTERN = re.compile(r"\d{8,16}")
-# Ends the form from its ask action, when there is nothing the citizen could confirm.
-END_FORM: List[EventType] = [SlotSet("requested_slot", None), ActiveLoop(None)]
 
 
 # ------------------------------------------------------------- wording
@@ -121,6 +119,11 @@ def explain(error: BackendError, dispatcher: CollectingDispatcher) -> None:
         replies.backend_failure(dispatcher, error)
 
 
+def account_subject(tracker: Tracker) -> Dict[str, Any]:
+    """Which account of which company a confirmation is about."""
+    return {slot: tracker.get_slot(slot) for slot in ACCOUNT_SLOTS}
+
+
 # ---------------------------------------------------------------- forms
 class ValidateBillForm(ServiceForm):
     form = "bill_form"
@@ -188,7 +191,7 @@ class ValidateBillForm(ServiceForm):
 class ValidatePayBillForm(ValidateBillForm):
     form = "pay_bill_form"
     final_slots = ["confirmed"]
-    transient_slots = ["confirmed", "bill_amount"]
+    transient_slots = ["confirmed", confirmation.TERMS_SLOT]
 
     def account_found(self, account: UtilityAccount, dispatcher: CollectingDispatcher) -> Dict[Text, Any]:
         """Nothing due: say so and end the form instead of asking for a confirmation."""
@@ -242,17 +245,17 @@ class ActionAskPayBillFormConfirmed(Action):
             account = await fetch(tracker, months=1)
         except BackendError as error:
             explain(error, dispatcher)
-            return END_FORM
+            return confirmation.END_FORM
         if account.arrears <= 0:  # paid elsewhere since the account was checked
             nothing_due(account, dispatcher)
-            return END_FORM
+            return confirmation.END_FORM
         dispatcher.utter_message(
             text=f"请确认缴纳{label(account.utility_type)}：{account.company}，"
             f"户号 {mask_account(account.account_number)}（{account.holder}），"
             f"应缴 {arrears_text(account)}。",
             buttons=replies.CONFIRM_BUTTONS,
         )
-        return [SlotSet("bill_amount", str(account.arrears))]  # what the payment must match
+        return [confirmation.remember(account_subject(tracker), amount=account.arrears)]
 
 
 class ActionPayBill(Action):
@@ -262,18 +265,19 @@ class ActionPayBill(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
-        done: List[EventType] = [SlotSet("confirmed", None), SlotSet("bill_amount", None)]
+        done = list(confirmation.CLEARED)
         city, utility_type, number = (tracker.get_slot(s) for s in ACCOUNT_SLOTS)
         if tracker.get_slot("confirmed") is not True or not (city and utility_type and number):
             return done
-        # The backend refuses if the bill is no longer the sum the citizen confirmed.
-        confirmed_amount = tracker.get_slot("bill_amount")
+        terms = confirmation.confirmed_terms(tracker, account_subject(tracker))
+        if terms is None:
+            return confirmation.refuse_unconfirmed(dispatcher, "缴费")
+        # The company refuses if the bill is no longer the sum the citizen confirmed.
         try:
-            paid = await call(client(city).pay, number,
-                              Decimal(confirmed_amount) if confirmed_amount else None,
-                              idempotency_key=idempotency_key(tracker, city, number))
+            paid = await call(client(city).pay, number, Decimal(terms["amount"]),
+                              idempotency_key=idempotency_key(tracker, city, number, terms["amount"]))
         except BackendError as error:
-            explain(error, dispatcher)
+            confirmation.not_done(dispatcher, error, "缴费")
             return done
         kind = label(utility_type)
         months = "、".join(month_label(m) for m in paid.months)

@@ -5,6 +5,7 @@ registry entry says whether the engine number is needed too.
 """
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
@@ -12,7 +13,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions import replies
+from actions import confirmation, replies
 from actions.backends import call, client_for, idempotency_key
 from actions.clients.base import BackendError, RequestRejected
 from actions.clients.violation import VehicleViolations, Violation, ViolationClient
@@ -29,7 +30,8 @@ def plate_city(plate: Optional[str]) -> Optional[str]:
 
 def describe(v: Violation) -> str:
     state = "已缴" if v.paid else "未缴"
-    return (f"{v.occurred_at:%m月%d日} {v.place} {v.behaviour}，罚款{replies.yuan(v.fine)}，"
+    late = f"，滞纳金{replies.yuan(v.late_fee)}" if v.late_fee > 0 else ""
+    return (f"{v.occurred_at:%m月%d日} {v.place} {v.behaviour}，罚款{replies.yuan(v.fine)}{late}，"
             f"扣{v.points}分（{state}）")
 
 
@@ -37,7 +39,8 @@ def violation_card(v: Violation) -> Dict[str, Any]:
     return replies.card(
         title=v.behaviour,
         subtitle=f"{v.occurred_at:%Y-%m-%d %H:%M} {v.place}",
-        fields=[("罚款", replies.yuan(v.fine)), ("扣分", f"{v.points} 分"),
+        fields=[("罚款", replies.yuan(v.fine)), *([("滞纳金", replies.yuan(v.late_fee))] if v.late_fee > 0 else []),
+                ("扣分", f"{v.points} 分"),
                 ("决定书编号", v.decision_number), ("状态", "已缴款" if v.paid else "未缴款")],
     )
 
@@ -110,8 +113,10 @@ class ActionQueryViolation(Action):
             return []
         unpaid = result.unpaid
         # Compact text; the details travel as cards (WeChat prints them as text).
+        late = result.unpaid_late_fees
+        late_text = f"（另有滞纳金 {replies.yuan(late)}）" if late > 0 else ""
         summary = (f"{plate} 共 {len(result.violations)} 条违章，其中未缴款 {len(unpaid)} 条，"
-                   f"待缴罚款 {replies.yuan(result.unpaid_fine)}、扣 {sum(v.points for v in unpaid)} 分。")
+                   f"待缴罚款 {replies.yuan(result.unpaid_fine)}{late_text}、扣 {sum(v.points for v in unpaid)} 分。")
         dispatcher.utter_message(
             text=summary,
             buttons=[PAY_BUTTON] if unpaid else [],
@@ -124,7 +129,7 @@ class ActionQueryViolation(Action):
 class ValidatePayFineForm(ValidateViolationForm):
     form = "pay_fine_form"
     final_slots = ["violation_id", "confirmed"]
-    transient_slots = ["violation_id", "confirmed"]
+    transient_slots = ["violation_id", "confirmed", confirmation.TERMS_SLOT]
 
     async def validate_plate_number(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -163,6 +168,8 @@ class ValidatePayFineForm(ValidateViolationForm):
             return {**result, "requested_slot": None}
         if len(unpaid) == 1:
             return {**result, "violation_id": unpaid[0].decision_number}
+        if slots.get("violation_id") not in {v.decision_number for v in unpaid}:
+            return {**result, "violation_id": None}  # chosen for another vehicle: asked again
         return result
 
     async def validate_violation_id(
@@ -204,7 +211,14 @@ class ActionAskViolationId(Action):
         return []
 
 
+def fine_subject(tracker: Tracker) -> Dict[str, Any]:
+    """Which fine of which vehicle a confirmation is about."""
+    return {"plate": tracker.get_slot("plate_number"), "violation_id": tracker.get_slot("violation_id")}
+
+
 class ActionAskPayFineFormConfirmed(Action):
+    """The fine and today's sum due (late fee included), kept as what the payment must match."""
+
     def name(self) -> Text:
         return "action_ask_pay_fine_form_confirmed"
 
@@ -216,12 +230,15 @@ class ActionAskPayFineFormConfirmed(Action):
             violation = next(v for v in (await fetch(tracker)).unpaid if v.decision_number == chosen)
         except (BackendError, StopIteration):
             dispatcher.utter_message(text="没能取到这条违章的详情，请稍后再试。")
-            return []
+            return confirmation.END_FORM
+        late = f"（罚款 {replies.yuan(violation.fine)} + 滞纳金 {replies.yuan(violation.late_fee)}）" \
+            if violation.late_fee > 0 else ""
         dispatcher.utter_message(
-            text=f"确认缴纳以下罚款吗？\n{tracker.get_slot('plate_number')}：{describe(violation)}",
+            text=f"确认缴纳以下罚款吗？\n{tracker.get_slot('plate_number')}：{describe(violation)}\n"
+            f"今日应缴 {replies.yuan(violation.amount_due)}{late}",
             buttons=replies.CONFIRM_BUTTONS,
         )
-        return []
+        return [confirmation.remember(fine_subject(tracker), amount=violation.amount_due)]
 
 
 class ActionPayFine(Action):
@@ -232,14 +249,18 @@ class ActionPayFine(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
         decision = tracker.get_slot("violation_id")
-        done = [SlotSet("violation_id", None), SlotSet("confirmed", None)]
+        done = [SlotSet("violation_id", None), *confirmation.CLEARED]
         if not decision or tracker.get_slot("confirmed") is not True:
             return done
+        terms = confirmation.confirmed_terms(tracker, fine_subject(tracker))
+        if terms is None:
+            return confirmation.refuse_unconfirmed(dispatcher, "缴款") + done
         client = client_for(ViolationClient, plate_city(tracker.get_slot("plate_number")), "violation")
         try:
-            paid = await call(client.pay, decision, idempotency_key(tracker, decision))
+            paid = await call(client.pay, decision, Decimal(terms["amount"]),
+                              idempotency_key(tracker, decision, terms["amount"]))
         except BackendError as error:
-            replies.backend_failure(dispatcher, error)
+            confirmation.not_done(dispatcher, error, "罚款缴纳")
             return done
         dispatcher.utter_message(
             text=f"缴款成功！{paid.plate} 罚款 {replies.yuan(paid.amount)}已缴纳，缴款编号 {paid.payment_id}。"

@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from aiohttp import web
 
 from common import gazetteer
-from citysim.core import (CST, DB, WEEKDAYS, ApiError, City, city_of, field, idempotent, json_body, now,
+from citysim.core import (CST, DB, WEEKDAYS, ApiError, City, city_of, confirmed_fen, field, idempotent, json_body, now,
                               query, reply, stable_rng, yuan)
 from common.gazetteer import Hospital
 from common.codes import PHONE_PATTERN, canonical_id_number, mask_id_number, mask_phone
@@ -244,6 +244,8 @@ async def book(request: web.Request) -> web.Response:
             (id_number, day.isoformat(), doctor["hospital"], doctor["department"])).fetchone()
         if same_day:
             raise ApiError(409, "already_booked", "您当天已预约过该科室，不能重复挂号")
+        if confirmed_fen(body, "fee") != doctor["fee_fen"]:
+            raise ApiError(409, "fee_mismatch", f"挂号费与号源不符，该号源挂号费为 {yuan(doctor['fee_fen'])} 元")
         if _booked(conn, doctor["doctor_id"], day.isoformat(), period) >= doctor["capacity"]:
             raise ApiError(409, "slot_full", "该时段号源已约满，请选择其他时段或医生")
         queue = conn.execute("SELECT COUNT(*) FROM appointment WHERE doctor_id = ? AND date = ? AND time_period = ?",

@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Tuple
 from aiohttp import web
 
 from common import gazetteer
-from citysim.core import DB, ApiError, City, city_of, idempotent, json_body, now, reply, stable_rng, yuan
+from citysim.core import DB, ApiError, City, city_of, confirmed_fen, idempotent, json_body, now, reply, stable_rng, yuan
 
 SCHEMA = """
 CREATE TABLE utility_account (
@@ -156,17 +156,14 @@ async def get_account(request: web.Request) -> web.Response:
 
 @routes.post("/accounts/{account_number}/payments")
 async def pay_bills(request: web.Request) -> web.Response:
-    """Pays the listed months, or all arrears; `amount`, when sent, must match."""
+    """Pays the listed months, or all arrears; `amount`, the sum confirmed, must match."""
     city = city_of(request)
     account = _account(request, city)
     body = await json_body(request) if request.can_read_body else {}
     moment: datetime = now(request)
-    try:
-        expected = round(float(body["amount"]) * 100) if "amount" in body else None
-    except (TypeError, ValueError):
-        raise ApiError(400, "invalid_amount", "amount 应为金额数字（元）") from None
 
     def charge(conn: sqlite3.Connection) -> Tuple[int, Dict[str, Any]]:
+        expected = confirmed_fen(body)
         unpaid = {b["month"]: b for b in bills(conn, account, moment.date()) if not b["paid"]}
         if not unpaid:
             raise ApiError(409, "no_arrears", "该户号暂无欠费，无需缴费")
@@ -174,7 +171,7 @@ async def pay_bills(request: web.Request) -> web.Response:
         if not isinstance(months, list) or any(m not in unpaid for m in months):
             raise ApiError(409, "month_not_payable", f"只能缴纳未缴月份：{'、'.join(sorted(unpaid))}")
         total = sum(unpaid[m]["amount_fen"] for m in months)
-        if expected is not None and expected != total:
+        if expected != total:
             raise ApiError(409, "amount_mismatch", f"缴费金额与账单不符，应缴 {yuan(total)} 元")
         number = conn.execute("SELECT COUNT(*) FROM utility_payment").fetchone()[0] + 1
         payment_id = f"{city.abbr}SF{moment:%Y%m%d}{number:06d}"

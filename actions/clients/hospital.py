@@ -69,9 +69,11 @@ class HospitalClient(BaseClient):
                   "date": day.isoformat() if day else None, "time_period": time_period}
         return self._get("/slots", List[Slot], params=params, unwrap="slots")
 
-    def book(self, slot_id: str, patient_name: str, id_number: str, phone: str,
+    def book(self, slot_id: str, fee: Decimal, patient_name: str, id_number: str, phone: str,
              idempotency_key: Optional[str] = None) -> Appointment:
-        body = {"slot_id": slot_id, "patient_name": patient_name, "id_number": id_number, "phone": phone}
+        """Books this very slot (doctor and session) for the fee the citizen confirmed."""
+        body = {"slot_id": slot_id, "fee": float(fee), "patient_name": patient_name, "id_number": id_number,
+                "phone": phone}
         return self._post("/appointments", Appointment, body, idempotency_key=idempotency_key or new_idempotency_key())
 
     def appointments(self, id_number: Optional[str] = None, phone: Optional[str] = None) -> List[Appointment]:

@@ -61,13 +61,11 @@ class UtilityClient(BaseClient):
         return self._get(f"/accounts/{segment(account_number)}", UtilityAccount,
                          params={"utility_type": utility_type, "months": months})
 
-    def pay(self, account_number: str, amount: Optional[Decimal] = None, months: Optional[List[str]] = None,
+    def pay(self, account_number: str, amount: Decimal, months: Optional[List[str]] = None,
             idempotency_key: Optional[str] = None) -> BillPayment:
-        """Pays `months` (default: all arrears). `amount`, the sum the citizen confirmed,
-        makes the backend refuse if the bill changed in between."""
-        body: Dict[str, Any] = {}
-        if amount is not None:
-            body["amount"] = float(amount)
+        """Pays `months` (default: all arrears) for `amount`, the sum the citizen confirmed:
+        the company refuses it if the bill changed in between."""
+        body: Dict[str, Any] = {"amount": float(amount)}
         if months:
             body["months"] = months
         return self._post(f"/accounts/{segment(account_number)}/payments", BillPayment, body,

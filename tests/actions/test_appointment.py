@@ -10,6 +10,7 @@ from datetime import date, timedelta
 from typing import Any, Dict, List, Optional, Set, Tuple
 
 import pytest
+from rasa_sdk import Tracker
 
 from actions.appointment import (
     ActionAskAppointmentFormConfirmed,
@@ -27,6 +28,7 @@ from actions.appointment import (
 )
 from actions.clients.hospital import HospitalClient
 from common.codes import id_check_char
+from actions.replies import yuan
 from tests.actions.conftest import make_tracker, run_action, slot_events, texts
 
 GZ_CHILDREN = "广州市妇女儿童医疗中心"
@@ -72,10 +74,15 @@ def booking(citysim: Any, serial: int, department: str = "儿科") -> Dict[str, 
             "time_period": period, "id_number": resident_id(serial), "phone_number": PHONE, "confirmed": True}
 
 
+def confirmed(slots: Dict[str, Any]) -> Tracker:
+    """The tracker after the citizen saw the summary (doctor, fee) and said yes: the real path."""
+    events, _ = run_action(ActionAskAppointmentFormConfirmed(), make_tracker({**slots, "confirmed": None}))
+    return make_tracker({**slots, **slot_events(events), "confirmed": True})
+
+
 def book(citysim: Any, serial: int, department: str = "儿科") -> str:
     """Book through the action; the appointment id."""
-    slots = booking(citysim, serial, department)
-    _, messages = run_action(ActionBookAppointment(), make_tracker(slots))
+    _, messages = run_action(ActionBookAppointment(), confirmed(booking(citysim, serial, department)))
     return dict(messages[0]["custom"]["items"][0]["fields"])["预约号"]
 
 
@@ -249,7 +256,7 @@ def test_summary_masks_personal_data_and_names_the_doctor(city_backends):
 
 
 def test_booking_gives_a_receipt_and_forgets_the_booking(city_backends):
-    tracker = make_tracker(booking(city_backends, 2))
+    tracker = confirmed(booking(city_backends, 2))
     events, messages = run_action(ActionBookAppointment(), tracker)
     assert "挂号成功" in texts(messages) and GZ_FIRST in texts(messages)
     card = messages[0]["custom"]
@@ -257,25 +264,63 @@ def test_booking_gives_a_receipt_and_forgets_the_booking(city_backends):
     fields = dict(card["items"][0]["fields"])
     assert fields["预约号"].startswith("GZGH") and fields["状态"] == "待就诊"
     assert {s: v for s, v in slot_events(events).items()} == {
-        "hospital": None, "department": None, "date": None, "time_period": None, "confirmed": None}
+        "hospital": None, "department": None, "date": None, "time_period": None, "confirmed": None,
+        "confirmed_terms": None}
     _, again = run_action(ActionBookAppointment(), tracker)  # e.g. the action server retried
     assert texts(again) == texts(messages)
 
 
 def test_the_same_department_twice_a_day_is_refused_with_the_backends_reason(city_backends):
-    slots = booking(city_backends, 3)
-    run_action(ActionBookAppointment(), make_tracker(slots))
-    later = make_tracker(slots, events=[{"event": "user", "timestamp": 2.0, "text": "确认"}])
+    tracker = confirmed(booking(city_backends, 3))
+    run_action(ActionBookAppointment(), tracker)
+    later = make_tracker(tracker.slots, events=[{"event": "user", "timestamp": 2.0, "text": "确认"}])
     _, messages = run_action(ActionBookAppointment(), later)
     assert "没能挂上号" in texts(messages) and "不能重复挂号" in texts(messages)
 
 
 def test_booking_backend_down_keeps_the_booking_for_another_try(city_backends):
-    tracker = make_tracker(booking(city_backends, 4))
+    tracker = confirmed(booking(city_backends, 4))
     city_backends.inject_fault("error", service="hospital", status=503)
     events, messages = run_action(ActionBookAppointment(), tracker)
-    assert "抱歉" in texts(messages) and "转人工" in texts(messages)
-    assert slot_events(events) == {"confirmed": None}
+    assert "抱歉" in texts(messages) and "转人工" in texts(messages) and "确认已作废" in texts(messages)
+    assert slot_events(events) == {"confirmed": None, "confirmed_terms": None}
+
+
+def test_the_confirmed_doctor_and_fee_are_booked_not_another_place(city_backends):
+    tracker = confirmed(booking(city_backends, 6))
+    terms = tracker.get_slot("confirmed_terms")
+    _, messages = run_action(ActionBookAppointment(), tracker)
+    booked = dict(messages[0]["custom"]["items"][0]["fields"])
+    doctor_id = terms["slot_id"].split("-")[0]
+    assert booked["挂号费"] == yuan(terms["fee"]) and doctor_id.startswith("GZ")
+    client = HospitalClient(f"{city_backends.url}/guangzhou/hospital")
+    listed = client.appointments(id_number=resident_id(6))
+    assert [a.doctor.doctor_id for a in listed] == [doctor_id]
+
+
+def test_a_fee_other_than_the_confirmed_one_books_nothing(city_backends):
+    tracker = confirmed(booking(city_backends, 7))
+    tracker.slots["confirmed_terms"]["fee"] = "0.5"  # not what this doctor charges
+    events, messages = run_action(ActionBookAppointment(), tracker)
+    assert "没能挂上号" in texts(messages) and "挂号费与号源不符" in texts(messages)
+    assert slot_events(events)["confirmed_terms"] is None
+    _, listed = run_action(ActionQueryAppointment(), citizen("广州", 7))
+    assert "没有查到" in texts(listed)
+
+
+def test_a_yes_without_the_confirmed_place_books_nothing(city_backends):
+    events, messages = run_action(ActionBookAppointment(), make_tracker(booking(city_backends, 8)))
+    assert "没有找到您确认过的挂号信息" in texts(messages) and slot_events(events)["confirmed"] is None
+    _, listed = run_action(ActionQueryAppointment(), citizen("广州", 8))
+    assert "没有查到" in texts(listed)
+
+
+def test_a_place_confirmed_for_another_day_books_nothing(city_backends):
+    tracker = confirmed(booking(city_backends, 9))
+    day = date.fromisoformat(tracker.get_slot("date"))
+    tracker.slots["date"] = date.fromordinal(day.toordinal() + 1).isoformat()
+    _, messages = run_action(ActionBookAppointment(), tracker)
+    assert "没有找到您确认过的挂号信息" in texts(messages) and "挂号成功" not in texts(messages)
 
 
 def test_nothing_is_booked_without_confirmation(city_backends):

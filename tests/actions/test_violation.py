@@ -1,9 +1,15 @@
+from datetime import timedelta
+
+from actions.backends import client_for
+from actions.clients.violation import ViolationClient
 from actions.violation import (
+    ActionAskPayFineFormConfirmed,
     ActionPayFine,
     ActionQueryViolation,
     ValidatePayFineForm,
     ValidateViolationForm,
 )
+from actions.replies import yuan
 from tests.actions.conftest import make_tracker, run_action, slot_events, texts
 
 GZ_PLATE = "粤A288E0"  # seeded: 3 violations, 2 unpaid
@@ -69,12 +75,93 @@ def test_the_only_unpaid_fine_is_chosen_by_itself(city_backends):
     assert slot_events(events)["requested_slot"] == "confirmed"
 
 
+def unpaid_of(plate):
+    client = client_for(ViolationClient, "广州", "violation")
+    return {v.decision_number: v for v in client.violations(plate).unpaid}
+
+
+def confirmed(slots):
+    """The tracker after the citizen saw the summary and said yes (the real path)."""
+    events, messages = run_action(ActionAskPayFineFormConfirmed(), make_tracker(slots))
+    return make_tracker({**slots, **slot_events(events), "confirmed": True}), texts(messages)
+
+
 def test_paying_twice_for_one_confirmation_charges_once(city_backends):
     plate, decision = SINGLE_UNPAID
-    tracker = make_tracker({"plate_number": plate, "violation_id": decision, "confirmed": True})
+    due = unpaid_of(plate)[decision].amount_due
+    tracker, shown = confirmed({"plate_number": plate, "violation_id": decision})
+    assert f"今日应缴 {yuan(due)}" in shown
     _, first = run_action(ActionPayFine(), tracker)
     _, second = run_action(ActionPayFine(), tracker)  # e.g. the action server retried
     assert "缴款成功" in texts(first) and texts(first) == texts(second)
+    assert f"罚款 {yuan(due)}已缴纳" in texts(first) and decision not in unpaid_of(plate)
+
+
+def test_a_sum_that_changed_since_the_confirmation_is_refused_and_the_new_one_told(city_backends):
+    plate, decision = SINGLE_UNPAID
+    occurred = unpaid_of(plate)[decision].occurred_at
+    city_backends.pin_clock((occurred + timedelta(days=20)).isoformat())
+    tracker, shown = confirmed({"plate_number": plate, "violation_id": decision})
+    assert "滞纳金" in shown
+    city_backends.pin_clock((occurred + timedelta(days=21)).isoformat())  # confirmed yesterday, paid today
+    today = unpaid_of(plate)[decision].amount_due
+    events, messages = run_action(ActionPayFine(), tracker)
+    assert "缴款成功" not in texts(messages) and "缴款金额与应缴金额不符" in texts(messages)
+    assert f"今日应缴 {today:g} 元" in texts(messages) and "确认已作废" in texts(messages)
+    assert slot_events(events)["confirmed"] is None and slot_events(events)["confirmed_terms"] is None
+    assert decision in unpaid_of(plate)
+
+
+def test_a_payment_without_the_confirmed_amount_is_refused(city_backends):
+    plate, decision = SINGLE_UNPAID
+    tracker = make_tracker({"plate_number": plate, "violation_id": decision, "confirmed": True})
+    events, messages = run_action(ActionPayFine(), tracker)
+    assert "没有找到您确认过的缴款信息" in texts(messages) and "缴款成功" not in texts(messages)
+    assert slot_events(events)["confirmed"] is None and decision in unpaid_of(plate)
+
+
+def test_terms_confirmed_for_another_fine_pay_nothing(city_backends):
+    tracker, _ = confirmed({"plate_number": GZ_PLATE, "violation_id": sorted(unpaid_of(GZ_PLATE))[0]})
+    tracker.slots["violation_id"] = sorted(unpaid_of(GZ_PLATE))[1]  # switched after the confirmation
+    _, messages = run_action(ActionPayFine(), tracker)
+    assert "没有找到您确认过的缴款信息" in texts(messages) and len(unpaid_of(GZ_PLATE)) == 2
+
+
+def test_a_failed_payment_clears_the_confirmation_and_says_so(city_backends):
+    plate, decision = SINGLE_UNPAID
+    tracker, _ = confirmed({"plate_number": plate, "violation_id": decision})
+    city_backends.inject_fault("error", service="violation", status=503)
+    events, messages = run_action(ActionPayFine(), tracker)
+    city_backends.clear_faults()
+    assert "抱歉" in texts(messages) and "确认已作废" in texts(messages)
+    assert slot_events(events)["confirmed"] is None and slot_events(events)["confirmed_terms"] is None
+    assert decision in unpaid_of(plate)
+
+
+def test_yes_with_another_plate_at_the_confirmation_asks_again(city_backends):
+    plate, decision = SINGLE_UNPAID
+    said = {"confirmed": True, "plate_number": GZ_PLATE}  # /affirm{"plate_number": "粤A288E0"}
+    events = [{"event": "slot", "name": "plate_number", "value": plate},
+              {"event": "user", "timestamp": 1.0, "text": ""},
+              *({"event": "slot", "name": k, "value": v} for k, v in said.items())]
+    tracker = make_tracker({"plate_number": plate, "violation_id": decision, "requested_slot": "confirmed",
+                            **said}, events=events)
+    result, messages = run_action(ValidatePayFineForm(), tracker)
+    slots = slot_events(result)
+    assert slots["confirmed"] is None and slots["plate_number"] == GZ_PLATE
+    assert slots["violation_id"] is None and slots["requested_slot"] == "violation_id"
+    assert "请核对新的内容后再确认" in texts(messages)
+
+
+def test_yes_alone_confirms(city_backends):
+    plate, decision = SINGLE_UNPAID
+    events = [{"event": "slot", "name": "plate_number", "value": plate},
+              {"event": "user", "timestamp": 1.0, "text": "确认"},
+              {"event": "slot", "name": "confirmed", "value": True}]
+    tracker = make_tracker({"plate_number": plate, "violation_id": decision, "requested_slot": "confirmed",
+                            "confirmed": True}, events=events)
+    result, _ = run_action(ValidatePayFineForm(), tracker)
+    assert slot_events(result)["confirmed"] is True and slot_events(result)["requested_slot"] is None
 
 
 def test_nothing_happens_without_confirmation(city_backends):

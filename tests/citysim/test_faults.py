@@ -88,8 +88,9 @@ def test_after_runs_the_request_then_loses_the_answer(citysim):
     unpaid = next(v for v in get(citysim, path).json()["violations"] if not v["paid"])
     pay = f"/shenzhen/violation/violations/{unpaid['decision_number']}/payment"
     citysim.inject_fault("error", service="violation", after=True, times=1)
-    assert post(citysim, pay, key="k-1").status_code == 503
-    retried = post(citysim, pay, key="k-1")
+    confirmed = {"amount": unpaid["amount_due"]}
+    assert post(citysim, pay, confirmed, key="k-1").status_code == 503
+    retried = post(citysim, pay, confirmed, key="k-1")
     assert retried.status_code == 201
     assert retried.headers["Idempotent-Replayed"] == "true"
     record = next(v for v in get(citysim, path).json()["violations"]

@@ -57,14 +57,16 @@ def test_pay_all_arrears_once_per_key(citysim):
     after = bills(citysim, number)
     assert after["arrears"] == 0 and after["unpaid_months"] == []
     assert {b["payment_id"] for b in after["bills"][:2]} == {first.json()["payment_id"]}
-    again = post(citysim, path, {}, key="bill-2")
+    again = post(citysim, path, {"amount": arrears}, key="bill-2")
     assert again.status_code == 409 and error_code(again) == "no_arrears"
 
 
 def test_pay_one_month(citysim):
     citysim.pin_clock(NOW)
     number = account(citysim)
-    response = post(citysim, f"/shenzhen/utility/accounts/{number}/payments", {"months": ["2026-09"]}, key="m")
+    september = next(b for b in bills(citysim, number)["bills"] if b["month"] == "2026-09")
+    response = post(citysim, f"/shenzhen/utility/accounts/{number}/payments",
+                    {"months": ["2026-09"], "amount": september["amount"]}, key="m")
     assert response.status_code == 201 and response.json()["arrears_after"] > 0
     assert bills(citysim, number)["unpaid_months"] == ["2026-10"]
 
@@ -74,10 +76,12 @@ def test_payment_refuses_a_stale_amount_or_a_settled_month(citysim):
     path = f"/shenzhen/utility/accounts/{account(citysim)}/payments"
     stale = post(citysim, path, {"amount": 1.0}, key="a")
     assert stale.status_code == 409 and error_code(stale) == "amount_mismatch"
-    settled = post(citysim, path, {"months": ["2026-01"]}, key="b")
+    settled = post(citysim, path, {"months": ["2026-01"], "amount": 1.0}, key="b")
     assert settled.status_code == 409 and error_code(settled) == "month_not_payable"
     nonsense = post(citysim, path, {"amount": "lots"}, key="c")
     assert nonsense.status_code == 400 and error_code(nonsense) == "invalid_amount"
+    whatever_is_due = post(citysim, path, {}, key="d")  # never "pay whatever is due"
+    assert whatever_is_due.status_code == 400 and error_code(whatever_is_due) == "missing_amount"
 
 
 def test_lookup_errors(citysim):

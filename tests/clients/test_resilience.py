@@ -105,7 +105,7 @@ def test_a_fine_payment_retried_after_a_503_charges_once(citysim, connect):
     client = connect(ViolationClient, "wuhan", retries=2)
     target = client.violations(vehicle["plate"]).unpaid[0]
     citysim.inject_fault("error", service="violation", city="wuhan", after=True, times=2)
-    paid = client.pay(target.decision_number)
+    paid = client.pay(target.decision_number, target.amount_due)
     assert paid.decision_number == target.decision_number
     assert payments(citysim, "violation_payment", "decision_number", target.decision_number) == 1
 
@@ -114,10 +114,10 @@ def test_the_same_key_in_a_later_call_returns_the_first_payment(citysim, connect
     vehicle = next(v for v in citysim.seed("shenzhen")["vehicles"] if v["violations"] == 4)
     client = connect(ViolationClient)
     target = client.violations(vehicle["plate"]).unpaid[0]
-    first = client.pay(target.decision_number, idempotency_key="confirmed-by-citizen")
-    assert client.pay(target.decision_number, idempotency_key="confirmed-by-citizen") == first
+    first = client.pay(target.decision_number, target.amount_due, idempotency_key="confirmed-by-citizen")
+    assert client.pay(target.decision_number, target.amount_due, idempotency_key="confirmed-by-citizen") == first
     with pytest.raises(RequestRejected) as caught:
-        client.pay(target.decision_number)
+        client.pay(target.decision_number, target.amount_due)
     assert caught.value.code == "already_paid"
 
 

@@ -30,8 +30,8 @@ def test_violation_lookup_and_payment(citysim, connect):
     assert record.violations[0].occurred_at.tzinfo is not None
     unpaid_before = record.unpaid_fine
     target = record.unpaid[0]
-    paid = client.pay(target.decision_number)
-    assert paid.amount == target.fine and paid.plate == vehicle["plate"]
+    paid = client.pay(target.decision_number, target.amount_due)
+    assert paid.amount == target.amount_due == target.fine + target.late_fee and paid.plate == vehicle["plate"]
     assert client.violations(vehicle["plate"]).unpaid_fine == unpaid_before - target.fine
 
 
@@ -99,7 +99,7 @@ def test_hospital(citysim, connect):
     slots = client.slots("同济", "小儿科", time_period="morning")
     assert slots and all(s.time_period == "morning" for s in slots)
     slot = slots[0]
-    appointment = client.book(slot.slot_id, "李雷", resident_id(7), "13900139000")
+    appointment = client.book(slot.slot_id, slot.fee, "李雷", resident_id(7), "13900139000")
     assert appointment.status == "booked" and appointment.date == slot.date and appointment.doctor == slot.doctor
     assert [a.appointment_id for a in client.appointments(phone="13900139000")] == [appointment.appointment_id]
     cancelled = client.cancel(appointment.appointment_id, id_number=resident_id(7))

@@ -26,7 +26,10 @@ from actions import confirmation, replies
 from actions.backends import call, client_for, idempotency_key
 from actions.clients.base import BackendError, RequestRejected
 from actions.clients.hospital import Appointment, Hospital, HospitalClient, Slot
+from actions.clients.identity import AccessToken
 from actions.forms import ServiceForm
+from actions.identity import (OTP_SLOT, VERIFICATION_SLOT, VerifiedForm, VerifiedLookup, explain_bad_id_number,
+                              id_number_problem, verified_identity)
 from common import gazetteer
 from common import codes, dates
 
@@ -41,7 +44,6 @@ ALTERNATIVES = 4  # open sessions offered when the chosen one is full
 SCHEDULE_SLOTS = ("hospital", "department", "date", "time_period")
 BOOKING_SLOTS = [*SCHEDULE_SLOTS, "confirmed", confirmation.TERMS_SLOT]
 PATIENT_SLOTS = ("id_number", "phone_number")
-ID_LIKE = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
 PHONE = re.compile(r"1[3-9][0-9]{9}")
 # Symptoms that may be an emergency: the citizen is told to go to 急诊 or call
 # 120 first; the department is the one to see once it is not acute.
@@ -136,21 +138,19 @@ async def open_slot(tracker: Tracker) -> Optional[Slot]:
     return next((s for s in found if s.remaining > 0), None)
 
 
-async def upcoming_appointments(city: Optional[str], id_number: Optional[str]) -> List[Appointment]:
-    """The citizen's appointments that can still be kept or cancelled."""
-    found = await call(hospital_client(city).appointments, id_number)
+async def upcoming_appointments(tracker: Tracker) -> List[Appointment]:
+    """The verified citizen's appointments that can still be kept or cancelled (none if not verified)."""
+    identity = verified_identity(tracker)
+    if identity is None:
+        return []
+    found = await call(hospital_client(tracker.get_slot("city")).appointments, identity.access)
     return [a for a in found if is_upcoming(a)]
 
 
-def citizen(tracker: Tracker) -> Tuple[Optional[str], Optional[str]]:
-    """City and ID number: whose appointments, at which city's platform."""
-    return tracker.get_slot("city"), tracker.get_slot("id_number")
-
-
-def id_number_problem(typed: str) -> str:
-    if ID_LIKE.fullmatch(typed.strip()):
-        return "这个身份证号的最后一位（校验码）对不上，可能有一位输错了，请核对后再输入。"
-    return "身份证号应为18位（最后一位可能是X），请核对后再输入。"
+def backend_down(dispatcher: CollectingDispatcher, error: BackendError) -> Dict[Text, Any]:
+    """The platform cannot answer: say so and end the form."""
+    replies.backend_failure(dispatcher, error)
+    return {"requested_slot": None}
 
 
 # -------------------------------------------------------------------- forms
@@ -164,13 +164,7 @@ class PatientForm(ServiceForm):
     def not_an_answer(
         self, dispatcher: CollectingDispatcher, tracker: Tracker
     ) -> Optional[List[EventType]]:
-        """An 18-character ID with a wrong check digit is not recognised by the NLU;
-        say what is wrong with it rather than "not recognised"."""
-        typed = ID_LIKE.search(tracker.latest_message.get("text") or "")
-        if tracker.get_slot("requested_slot") == "id_number" and typed and not tracker.slots_to_validate():
-            dispatcher.utter_message(text=id_number_problem(typed.group()))
-            return self.ask_again("id_number") + self.failure_events(dispatcher, tracker)
-        return super().not_an_answer(dispatcher, tracker)
+        return explain_bad_id_number(self, dispatcher, tracker) or super().not_an_answer(dispatcher, tracker)
 
     async def validate_id_number(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -188,12 +182,6 @@ class PatientForm(ServiceForm):
             dispatcher.utter_message(text="手机号应为以1开头的11位数字，请核对后再输入。")
             return {"phone_number": None}
         return {"phone_number": phone}
-
-    @staticmethod
-    def backend_down(dispatcher: CollectingDispatcher, error: BackendError) -> Dict[Text, Any]:
-        """The platform cannot answer: say so and end the form."""
-        replies.backend_failure(dispatcher, error)
-        return {"requested_slot": None}
 
 
 class ValidateAppointmentForm(PatientForm):
@@ -294,7 +282,7 @@ class ValidateAppointmentForm(PatientForm):
                 await self.offer_hospitals(dispatcher, client, city, self.not_here(tracker, name, city))
                 return {"hospital": None}
         except BackendError as error:
-            return self.backend_down(dispatcher, error)
+            return backend_down(dispatcher, error)
         if department and department not in hospital.departments:
             self.offer_departments(dispatcher, hospital, f"{hospital.name}暂无“{department}”号源。")
             return {"hospital": hospital.name, "department": None}
@@ -307,7 +295,7 @@ class ValidateAppointmentForm(PatientForm):
         try:
             found = await call(hospital_client(tracker.get_slot("city")).slots, hospital, department)
         except BackendError as error:
-            return self.backend_down(dispatcher, error)
+            return backend_down(dispatcher, error)
         sessions: List[Tuple[date, str]] = list(dict.fromkeys((s.date, s.time_period) for s in found
                                                               if s.remaining > 0))
         if (day, period) in sessions:
@@ -362,47 +350,57 @@ class ValidateAppointmentForm(PatientForm):
         )
 
 
-class ValidateQueryAppointmentForm(PatientForm):
+class ValidateQueryAppointmentForm(VerifiedForm):
+    """The SMS check first (once per session): an ID number alone shows nobody's appointments."""
+
     form = "query_appointment_form"
-    slots = ["id_number"]
+    service = "hospital"
+    client_class = HospitalClient
 
 
-class ValidateCancelAppointmentForm(PatientForm):
+class ValidateCancelAppointmentForm(ValidateQueryAppointmentForm):
     form = "cancel_appointment_form"
-    slots = ["id_number"]
-    final_slots = ["appointment_id", "confirmed"]
-    transient_slots = ["appointment_id", "confirmed"]
+    final_slots = [OTP_SLOT, "appointment_id", "confirmed"]
+    transient_slots = [OTP_SLOT, VERIFICATION_SLOT, "appointment_id", "confirmed"]
     declined_text = "好的，预约保留不变，没有取消。"  # "已取消" would suggest the opposite
 
-    async def validate_id_number(
-        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
-        """Once the citizen is known: nothing to cancel ends the form, one appointment is chosen."""
-        result = await super().validate_id_number(value, dispatcher, tracker, domain)
-        if not result["id_number"]:
-            return result
+    async def get_validation_events(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        """Once the citizen is verified: nothing to cancel ends the form, one appointment is chosen."""
+        events = await super().get_validation_events(dispatcher, tracker, domain)
+        tracker.add_slots(events)
+        ended = any(e.get("name") == "requested_slot" and e.get("value") is None for e in events)
+        chosen_now = "appointment_id" in tracker.slots_to_validate()  # checked by its validator
+        if ended or chosen_now or not self.verified(tracker) or tracker.get_slot("requested_slot") in (
+                "appointment_id", "confirmed"):
+            return events
         try:
-            upcoming = await upcoming_appointments(tracker.get_slot("city"), result["id_number"])
+            upcoming = await upcoming_appointments(tracker)
         except BackendError as error:
-            return self.backend_down(dispatcher, error)
+            return events + [SlotSet(k, v) for k, v in backend_down(dispatcher, error).items()]
+        chosen = tracker.get_slot("appointment_id")
         if not upcoming:
-            dispatcher.utter_message(
-                text=f"没有查到身份证 {codes.mask_id_number(result['id_number'])} 名下待就诊的预约，不需要取消。"
-            )
-            return {**result, "requested_slot": None}
-        if len(upcoming) == 1 and not tracker.get_slot("appointment_id"):
-            return {**result, "appointment_id": upcoming[0].appointment_id}
-        return result
+            masked = codes.mask_id_number(tracker.get_slot("id_number"))
+            dispatcher.utter_message(text=f"没有查到身份证 {masked} 名下待就诊的预约，不需要取消。")
+            return events + [SlotSet("requested_slot", None)]
+        if chosen and chosen not in {a.appointment_id for a in upcoming}:
+            dispatcher.utter_message(text="这条预约不存在、已取消或已过就诊日，请从列表里选择。")
+            return events + [SlotSet("appointment_id", None)]
+        if not chosen and len(upcoming) == 1:
+            return events + [SlotSet("appointment_id", upcoming[0].appointment_id)]
+        return events
 
     async def validate_appointment_id(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
-        if not tracker.get_slot("id_number"):  # checked once the ID number is known
+        """Checked against the citizen's own appointments once they are verified."""
+        if not self.verified(tracker):
             return {"appointment_id": value}
         try:
-            upcoming = {a.appointment_id for a in await upcoming_appointments(*citizen(tracker))}
+            upcoming = {a.appointment_id for a in await upcoming_appointments(tracker)}
         except BackendError as error:
-            return self.backend_down(dispatcher, error)
+            return backend_down(dispatcher, error)
         if value not in upcoming:
             dispatcher.utter_message(text="这条预约不存在、已取消或已过就诊日，请从列表里选择。")
             return {"appointment_id": None}
@@ -482,24 +480,23 @@ def cancel_button(a: Appointment) -> Dict[str, str]:
     return {"title": "取消", "payload": replies.intent_payload("cancel_appointment", appointment_id=a.appointment_id)}
 
 
-class ActionQueryAppointment(Action):
+class ActionQueryAppointment(VerifiedLookup):
+    form = "query_appointment_form"
+    client_class = HospitalClient
+    service = "hospital"
+
     def name(self) -> Text:
         return "action_query_appointment"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[EventType]:
-        city, id_number = citizen(tracker)
-        if not city or not id_number:  # the form was stopped
-            return []
-        try:
-            found = await call(hospital_client(city).appointments, id_number)
-        except BackendError as error:
-            replies.backend_failure(dispatcher, error)
-            return []
-        masked = codes.mask_id_number(id_number)
+    async def fetch(self, client: HospitalClient, access: AccessToken) -> List[Appointment]:
+        return await call(client.appointments, access)
+
+    def answer(self, found: List[Appointment], dispatcher: CollectingDispatcher,
+               tracker: Tracker) -> List[EventType]:
+        masked = codes.mask_id_number(tracker.get_slot("id_number"))
         if not found:
-            dispatcher.utter_message(text=f"没有查到身份证 {masked} 在{city}的挂号记录。", buttons=[BOOK_BUTTON])
+            dispatcher.utter_message(text=f"没有查到身份证 {masked} 在{tracker.get_slot('city')}的挂号记录。",
+                                     buttons=[BOOK_BUTTON])
             return []
         upcoming = [a for a in found if is_upcoming(a)]
         lines = [f"{i}. {describe(a)}，预约号 {a.appointment_id}（{status_label(a)}）"
@@ -522,7 +519,7 @@ class ActionAskAppointmentId(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
         try:
-            upcoming = await upcoming_appointments(*citizen(tracker))
+            upcoming = await upcoming_appointments(tracker)
         except BackendError as error:
             replies.backend_failure(dispatcher, error)
             return []
@@ -543,7 +540,7 @@ class ActionAskCancelAppointmentFormConfirmed(Action):
     ) -> List[EventType]:
         chosen = tracker.get_slot("appointment_id")
         try:
-            upcoming = await upcoming_appointments(*citizen(tracker))
+            upcoming = await upcoming_appointments(tracker)
         except BackendError:
             upcoming = []  # the number alone; the cancellation itself will tell what is wrong
         number = f"预约号 {chosen}"
@@ -561,17 +558,14 @@ class ActionCancelAppointment(Action):
     ) -> List[EventType]:
         chosen = tracker.get_slot("appointment_id")
         done = [SlotSet("appointment_id", None), SlotSet("confirmed", None)]
-        if not chosen or tracker.get_slot("confirmed") is not True:
+        identity = verified_identity(tracker)
+        if not chosen or tracker.get_slot("confirmed") is not True or identity is None:
             return done
-        city, id_number = citizen(tracker)
         try:
-            cancelled = await call(hospital_client(city).cancel, chosen, id_number,
+            cancelled = await call(hospital_client(tracker.get_slot("city")).cancel, chosen, identity.access,
                                    idempotency_key=idempotency_key(tracker, chosen))
-        except RequestRejected as error:
-            dispatcher.utter_message(text=f"没能取消：{error.user_message}。")
-            return done
         except BackendError as error:
-            replies.backend_failure(dispatcher, error)
+            confirmation.not_done(dispatcher, error, "取消预约", rejected="没能取消")
             return done
         dispatcher.utter_message(
             text=f"已取消预约：{describe(cancelled)}，预约号 {cancelled.appointment_id}。",

@@ -24,7 +24,9 @@ from actions import replies
 from actions.backends import call, client_for, idempotency_key
 from actions.clients.base import BackendError, RequestRejected
 from actions.clients.hotline import HotlineClient, Ticket
-from actions.forms import FAILURES_SLOT, SIDE_CONFIDENCE, ServiceForm
+from actions.clients.identity import AccessToken
+from actions.forms import SIDE_CONFIDENCE, ServiceForm
+from actions.identity import OTP_SLOT, VERIFICATION_SLOT, VerifiedForm, VerifiedLookup
 from common import gazetteer, registry
 from common import codes
 
@@ -243,20 +245,18 @@ def describe_tickets(tickets: List[Ticket], phone: str, city: str) -> str:
     return "\n".join([f"手机号 {codes.mask_phone(phone)} 在{city}反映的问题共 {len(tickets)} 件：", *lines])
 
 
-class ValidateTicketForm(ServiceForm):
+class ValidateTicketForm(VerifiedForm):
+    """A ticket number shows that ticket; without one, the phone the citizen left finds
+    their tickets, once the SMS check proves the phone is theirs (a number alone lists nothing)."""
+
     form = "ticket_form"
     service = "hotline"
+    client_class = HotlineClient
+    identity_slots = ("phone_number",)
+    mismatch_hint = "请重新输入手机号。"
     slots = ["ticket_id"]
-    transient_slots = ["ticket_id"]
-
-    def not_an_answer(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker
-    ) -> Optional[List[EventType]]:
-        """A phone number given instead of the ticket number answers too: it finds the tickets."""
-        phone = next(tracker.get_latest_entity_values("phone_number"), None)
-        if tracker.get_slot("requested_slot") == "ticket_id" and phone:
-            return [SlotSet("phone_number", phone), SlotSet(FAILURES_SLOT, 0), SlotSet("requested_slot", None)]
-        return super().not_an_answer(dispatcher, tracker)
+    final_slots: List[str] = []
+    transient_slots = ["ticket_id", OTP_SLOT, VERIFICATION_SLOT]
 
     async def required_slots(
         self,
@@ -265,23 +265,35 @@ class ValidateTicketForm(ServiceForm):
         tracker: Tracker,
         domain: DomainDict,
     ) -> List[Text]:
-        """Without a ticket number, the phone number the citizen left finds their tickets."""
+        """Without a ticket number: the phone, then the code while no token holds for it."""
         slots = await super().required_slots(domain_slots, dispatcher, tracker, domain)
         if tracker.get_slot("phone_number") and not tracker.get_slot("ticket_id"):
-            return [s for s in slots if s != "ticket_id"]
+            code = [] if self.verified(tracker) else [OTP_SLOT]
+            return [s for s in slots if s != "ticket_id"] + ["phone_number", *code]
         return slots
+
+    def needs_code(self, tracker: Tracker) -> bool:
+        """Only on the phone path: a ticket number needs no code."""
+        return not tracker.slots.get("ticket_id") and super().needs_code(tracker)
 
     async def validate_ticket_id(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
         ticket_id = re.sub(r"\s", "", str(value or "")).upper()
         if not _TICKET_ID.fullmatch(ticket_id):
-            dispatcher.utter_message(text=f"“{value}”不像工单号，工单号由字母和数字组成，例如 GZ20261127001。")
+            dispatcher.utter_message(text=f"“{value}”不像工单号，工单号由字母和数字组成，例如 GZ2026112704815926。")
             return {"ticket_id": None}
         return {"ticket_id": ticket_id}
 
 
-class ActionQueryTicket(Action):
+class ActionQueryTicket(VerifiedLookup):
+    """One ticket by its number (not guessable), or the verified phone's tickets."""
+
+    form = "ticket_form"
+    client_class = HotlineClient
+    service = "hotline"
+    needs_id = False
+
     def name(self) -> Text:
         return "action_query_ticket"
 
@@ -289,13 +301,14 @@ class ActionQueryTicket(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
         city, ticket_id = tracker.get_slot("city"), tracker.get_slot("ticket_id")
-        phone = tracker.get_slot("phone_number")
-        done = [SlotSet("ticket_id", None)]
+        done: List[EventType] = [SlotSet("ticket_id", None)]
+        if not ticket_id:
+            return done + await super().run(dispatcher, tracker, domain)
         client = client_for(HotlineClient, city, "hotline")
-        if client is None or not (ticket_id or phone):  # the form was stopped
+        if client is None:  # the form was stopped
             return done
         try:
-            tickets = [await call(client.ticket, ticket_id)] if ticket_id else await call(client.tickets, phone)
+            ticket = await call(client.ticket, ticket_id)
         except RequestRejected as error:
             elsewhere = next(c for c in registry.load().served_cities if c != city)
             dispatcher.utter_message(
@@ -306,14 +319,22 @@ class ActionQueryTicket(Action):
         except BackendError as error:
             replies.backend_failure(dispatcher, error, registry.load().city(city).hotline)
             return done
+        dispatcher.utter_message(text=describe_ticket(ticket),
+                                 json_message=replies.card_list("工单进度", [ticket_card(ticket)]))
+        return done
+
+    async def fetch(self, client: HotlineClient, access: AccessToken) -> List[Ticket]:
+        return await call(client.tickets, access)
+
+    def answer(self, tickets: List[Ticket], dispatcher: CollectingDispatcher,
+               tracker: Tracker) -> List[EventType]:
+        city, phone = tracker.get_slot("city"), tracker.get_slot("phone_number")
         if not tickets:
             dispatcher.utter_message(
                 text=f"没有查到手机号 {codes.mask_phone(phone)} 在{city}反映过的问题。"
-                "如果有工单号，请连同工单号一起问我，例如“查一下工单GZ20261127001”。"
+                "如果有工单号，请连同工单号一起问我，例如“查一下工单GZ2026112704815926”。"
             )
-            return done
-        text = describe_ticket(tickets[0]) if ticket_id else describe_tickets(tickets, phone, city)
-        dispatcher.utter_message(
-            text=text, json_message=replies.card_list("工单进度", [ticket_card(t) for t in tickets])
-        )
-        return done
+            return []
+        dispatcher.utter_message(text=describe_tickets(tickets, phone, city),
+                                 json_message=replies.card_list("工单进度", [ticket_card(t) for t in tickets]))
+        return []

@@ -45,6 +45,21 @@ def violation_card(v: Violation) -> Dict[str, Any]:
     )
 
 
+def summary_card(v: Violation, number: int) -> Dict[str, Any]:
+    """What a plate alone may show where the city's rule asks more for details: no time, place or decision."""
+    return replies.card(
+        title=f"第 {number} 条违章",
+        fields=[("罚款", replies.yuan(v.fine)), ("扣分", f"{v.points} 分"), ("状态", "已缴款" if v.paid else "未缴款")],
+    )
+
+
+def details_missing(tracker: Tracker) -> List[str]:
+    """What the plate's city needs before it shows when and where (registry `details_require`)."""
+    city = registry.load().city(plate_city(tracker.get_slot("plate_number")))
+    service = city.service("violation") if city else None
+    return [s for s in (service.details_require if service else []) if not tracker.get_slot(s)]
+
+
 async def fetch(tracker: Tracker) -> VehicleViolations:
     """The plate's violations from the plate's city (engine number where asked)."""
     plate = tracker.get_slot("plate_number")
@@ -117,11 +132,15 @@ class ActionQueryViolation(Action):
         late_text = f"（另有滞纳金 {replies.yuan(late)}）" if late > 0 else ""
         summary = (f"{plate} 共 {len(result.violations)} 条违章，其中未缴款 {len(unpaid)} 条，"
                    f"待缴罚款 {replies.yuan(result.unpaid_fine)}{late_text}、扣 {sum(v.points for v in unpaid)} 分。")
+        if details_missing(tracker):
+            summary += "如需查看每条违章的时间和地点，请提供发动机号后6位（可在行驶证上找到）。"
+            cards = [summary_card(v, i) for i, v in enumerate(result.violations, 1)]
+        else:
+            cards = [violation_card(v) for v in result.violations]
         dispatcher.utter_message(
             text=summary,
             buttons=[PAY_BUTTON] if unpaid else [],
-            json_message=replies.card_list(f"{plate} 的违章记录",
-                                           [violation_card(v) for v in result.violations]),
+            json_message=replies.card_list(f"{plate} 的违章记录", cards),
         )
         return []
 

@@ -14,6 +14,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from aiohttp import web
 
 from common import gazetteer
+from citysim import identity
 from citysim.core import (CST, DB, WEEKDAYS, ApiError, City, city_of, confirmed_fen, field, idempotent, json_body, now,
                               query, reply, stable_rng, yuan)
 from common.gazetteer import Hospital
@@ -145,6 +146,7 @@ def _parse_date(text: str) -> date:
 
 
 routes = web.RouteTableDef()
+identity.add_routes(routes, id_required=True)
 
 
 @routes.get("/hospitals")
@@ -263,21 +265,21 @@ async def book(request: web.Request) -> web.Response:
 
 @routes.get("/appointments")
 async def list_appointments(request: web.Request) -> web.Response:
+    """The appointments booked with the ID number and phone the citizen proved (SMS code)."""
     city = city_of(request)
-    id_number, phone = query(request, "id_number", False), query(request, "phone", False)
-    if not id_number and not phone:
-        raise ApiError(400, "missing_parameter", "请提供身份证号（id_number）或手机号（phone）")
+    proven = identity.verified(request, city, "查询预约记录")
     rows = request.app[DB].execute(
-        _APPOINTMENTS + "WHERE d.city = ? AND (a.id_number = ? OR a.phone = ?) ORDER BY a.date, a.time_period",
-        (city.code, (id_number or "").upper(), phone or "")).fetchall()
+        _APPOINTMENTS + "WHERE d.city = ? AND a.id_number = ? AND a.phone = ? ORDER BY a.date, a.time_period",
+        (city.code, proven["id_number"] or "", proven["phone"])).fetchall()
     return reply({"appointments": [_appointment_json(r) for r in rows]})
 
 
 @routes.post("/appointments/{appointment_id}/cancel")
 async def cancel(request: web.Request) -> web.Response:
-    """Only the patient (same ID number or phone) may cancel, and only before the session starts."""
+    """Only the patient (proven phone, same ID number) may cancel, and only before the session starts."""
     city = city_of(request)
-    body = await json_body(request)
+    proven = identity.verified(request, city, "取消预约")
+    body = await json_body(request) if request.can_read_body else {}
     appointment_id = request.match_info["appointment_id"]
     moment = now(request)
 
@@ -286,9 +288,8 @@ async def cancel(request: web.Request) -> web.Response:
                            (appointment_id, city.code)).fetchone()
         if row is None:
             raise ApiError(404, "appointment_not_found", f"未找到预约记录 {appointment_id}")
-        owner = {row["id_number"], row["phone"]}
-        if not {str(body.get("id_number", "")).upper(), str(body.get("phone", ""))} & owner:
-            raise ApiError(403, "not_owner", "身份证号或手机号与预约人不符，无法取消")
+        if (row["id_number"], row["phone"]) != (proven["id_number"], proven["phone"]):
+            raise ApiError(403, "not_owner", "验证的身份与预约人不符，无法取消")
         if row["status"] == "booked":
             starts = datetime.combine(date.fromisoformat(row["date"]), PERIODS[row["time_period"]][0], CST)
             if moment >= starts:

@@ -50,6 +50,8 @@ def expand(value: str) -> str:
 class ServiceConfig:
     base_url: str
     required: List[str] = field(default_factory=list)
+    # Slots without which a lookup shows only a summary (the city's privacy rule).
+    details_require: List[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,8 @@ def _load_city(path: Path) -> CityConfig:
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     services = {
         name: ServiceConfig(base_url=expand(cfg["base_url"]).rstrip("/"),
-                            required=list(cfg.get("required") or []))
+                            required=list(cfg.get("required") or []),
+                            details_require=list(cfg.get("details_require") or []))
         for name, cfg in (raw.get("services") or {}).items()
     }
     unknown = set(services) - set(SERVICE_INTENTS)

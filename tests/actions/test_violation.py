@@ -25,6 +25,19 @@ def test_lists_violations_with_a_card_and_a_pay_button(city_backends):
     assert messages[0]["buttons"][0]["payload"] == "/pay_fine"
 
 
+def test_a_plate_alone_shows_no_time_or_place_where_the_city_asks_the_engine_number(city_backends):
+    _, messages = run_action(ActionQueryViolation(), make_tracker({"plate_number": GZ_PLATE}))
+    shown = texts(messages) + str(messages[0]["custom"])
+    found = unpaid_of(GZ_PLATE)
+    assert "请提供发动机号后6位" in texts(messages)
+    assert not any(v.place in shown or v.decision_number in shown for v in found.values())
+    engine = next(v["engine_number"] for v in city_backends.seed("guangzhou")["vehicles"] if v["plate"] == GZ_PLATE)
+    _, messages = run_action(ActionQueryViolation(),
+                             make_tracker({"plate_number": GZ_PLATE, "engine_number": engine[-6:]}))
+    shown = str(messages[0]["custom"])
+    assert all(v.place in shown and v.decision_number in shown for v in found.values())
+
+
 def test_backend_down_gives_an_apology_and_what_to_try(city_backends):
     city_backends.inject_fault("error", service="violation", status=503)
     _, messages = run_action(ActionQueryViolation(), make_tracker({"plate_number": GZ_PLATE}))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from citysim.hospital import BOOKING_DAYS
 from common.codes import id_check_char
-from tests.citysim.http import error_code, get, post
+from tests.citysim.http import error_code, get, post, proven
 
 NOW = "2026-11-27T07:00:00+08:00"  # a Friday, before the morning sessions
 
@@ -78,17 +78,22 @@ def test_book_list_and_cancel(citysim):
     remaining = {s["slot_id"]: s["remaining"] for s in slots(citysim)}
     assert remaining[slot["slot_id"]] == slot["remaining"] - 1
 
-    by_id = get(citysim, "/shenzhen/hospital/appointments", id_number=resident_id(1)).json()["appointments"]
-    by_phone = get(citysim, "/shenzhen/hospital/appointments", phone=patient(1)["phone"]).json()["appointments"]
-    assert [a["appointment_id"] for a in by_id] == [a["appointment_id"] for a in by_phone] == [
-        appointment["appointment_id"]]
+    owner = proven(citysim, "/shenzhen/hospital", patient(1)["phone"], resident_id(1))
+    listed = get(citysim, "/shenzhen/hospital/appointments", headers=owner).json()["appointments"]
+    assert [a["appointment_id"] for a in listed] == [appointment["appointment_id"]]
+    by_id_alone = get(citysim, "/shenzhen/hospital/appointments", id_number=resident_id(1))
+    assert by_id_alone.status_code == 401 and error_code(by_id_alone) == "verification_required"
+    claimed = proven(citysim, "/shenzhen/hospital", "13900139999", resident_id(1))  # the ID, another phone
+    assert get(citysim, "/shenzhen/hospital/appointments", headers=claimed).json()["appointments"] == []
 
     cancel_path = f"/shenzhen/hospital/appointments/{appointment['appointment_id']}/cancel"
-    stranger = post(citysim, cancel_path, {"id_number": resident_id(2)})
+    unproven = post(citysim, cancel_path, {"id_number": resident_id(1)})
+    assert unproven.status_code == 401 and error_code(unproven) == "verification_required"
+    stranger = post(citysim, cancel_path, headers=claimed)
     assert stranger.status_code == 403 and error_code(stranger) == "not_owner"
-    cancelled = post(citysim, cancel_path, {"phone": patient(1)["phone"]})
+    cancelled = post(citysim, cancel_path, headers=owner)
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
-    assert post(citysim, cancel_path, {"phone": patient(1)["phone"]}).json()["status"] == "cancelled"
+    assert post(citysim, cancel_path, headers=owner).json()["status"] == "cancelled"
     remaining = {s["slot_id"]: s["remaining"] for s in slots(citysim)}
     assert remaining[slot["slot_id"]] == slot["remaining"]
 
@@ -127,7 +132,7 @@ def test_booking_validation(citysim):
         assert response.status_code == 400 and error_code(response) == code
     assert error_code(post(citysim, "/shenzhen/hospital/appointments", body)) == "missing_idempotency_key"
     listing = get(citysim, "/shenzhen/hospital/appointments")
-    assert listing.status_code == 400 and error_code(listing) == "missing_parameter"
+    assert listing.status_code == 401 and error_code(listing) == "verification_required"
 
 
 def test_no_cancelling_once_the_session_started(citysim):
@@ -136,7 +141,7 @@ def test_no_cancelling_once_the_session_started(citysim):
     appointment = book(citysim, slot).json()
     citysim.pin_clock("2026-11-27T08:30:00+08:00")
     late = post(citysim, f"/shenzhen/hospital/appointments/{appointment['appointment_id']}/cancel",
-                {"id_number": resident_id(1)})
+                headers=proven(citysim, "/shenzhen/hospital", patient(1)["phone"], resident_id(1)))
     assert late.status_code == 409 and error_code(late) == "too_late_to_cancel"
 
 

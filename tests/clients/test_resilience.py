@@ -155,3 +155,20 @@ def test_decode_builds_nested_dataclasses():
 def test_decode_rejects_wrong_shapes(payload):
     with pytest.raises((KeyError, TypeError, ValueError)):
         decode(Outer, payload)
+
+
+def test_the_total_deadline_stops_the_retries_and_says_busy(citysim, connect):
+    """Each attempt waits 0.6 s for a 504; a 1 s deadline leaves room for two, not six."""
+    citysim.inject_fault("timeout", service="traffic", seconds=0.6, times=6)
+    with pytest.raises(BackendError) as caught:
+        connect(TrafficClient, retries=5, deadline=1.0).road("深南大道")
+    assert caught.value.retryable and "繁忙" in caught.value.user_message
+    with pytest.raises(BackendError):  # faults were left over: the deadline, not the retries, ended it
+        connect(TrafficClient, retries=0).road("深南大道")
+
+
+def test_urls_in_warnings_carry_no_personal_data(citysim, connect, caplog):
+    citysim.inject_fault("error", service="utility", status=503, times=3)
+    with pytest.raises(BackendError):
+        connect(UtilityClient, retries=2).pay("0575136233", Decimal("1.00"))
+    assert caplog.records and all("0575136233" not in r.getMessage() for r in caplog.records)

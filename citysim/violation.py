@@ -9,8 +9,8 @@ from typing import Any, Dict, List, Tuple
 from aiohttp import web
 
 from common import gazetteer
-from citysim.core import (CST, DB, ApiError, City, city_of, confirmed_fen, idempotent, json_body, now, reply, stable_rng,
-                          yuan)
+from citysim.core import (CST, DB, ApiError, City, city_of, confirmed_fen, field, idempotent, json_body, now, reply,
+                          stable_rng, yuan)
 from common.codes import canonical_plate
 
 SCHEMA = """
@@ -159,12 +159,14 @@ _VIOLATIONS = (
 )
 
 
-@routes.get("/vehicles/{plate}")
+@routes.post("/vehicles/violations")
 async def vehicle_violations(request: web.Request) -> web.Response:
+    """A vehicle's violations; the plate and engine number travel in the body, never in the URL."""
     city = city_of(request)
     conn = request.app[DB]
-    vehicle = _vehicle(conn, city, request.match_info["plate"])
-    engine = request.query.get("engine_number", "").strip().upper()
+    body = await json_body(request)
+    vehicle = _vehicle(conn, city, field(body, "plate"))
+    engine = str(body.get("engine_number") or "").strip().upper()
     if engine:
         if len(engine) < 6:
             raise ApiError(400, "invalid_engine_number", "请提供发动机号后六位")

@@ -147,14 +147,20 @@ class BaseClient:
     def _post(self, path: str, into: Any, body: Mapping[str, Any], idempotency_key: Optional[str] = None) -> Any:
         return self._request("POST", path, into, body=body, idempotency_key=idempotency_key)
 
+    def _lookup(self, path: str, into: Any, body: Mapping[str, Any]) -> Any:
+        """A read that carries personal data (plate, account number): POSTed in the body, so it
+        stays out of URLs and access logs, and retried like a GET since it changes nothing."""
+        return self._request("POST", path, into, body=body, read_only=True)
+
     def _request(self, method: str, path: str, into: Any, params: Optional[Mapping[str, Any]] = None,
                  body: Optional[Mapping[str, Any]] = None, idempotency_key: Optional[str] = None,
-                 headers: Optional[Mapping[str, str]] = None, unwrap: Optional[str] = None) -> Any:
+                 headers: Optional[Mapping[str, str]] = None, unwrap: Optional[str] = None,
+                 read_only: bool = False) -> Any:
         """Send, retrying transient failures when that is safe; decode into `into`."""
         all_headers: Dict[str, str] = dict(headers or {})
         if idempotency_key:
             all_headers["Idempotency-Key"] = idempotency_key
-        safe_to_repeat = method == "GET" or idempotency_key is not None
+        safe_to_repeat = method == "GET" or read_only or idempotency_key is not None
         attempts = 1 + (self.retries if safe_to_repeat else 0)
         clean_params = {k: v for k, v in (params or {}).items() if v is not None}
         url = self.base_url + path

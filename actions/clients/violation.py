@@ -67,7 +67,9 @@ class ViolationClient(BaseClient):
     service_name = "交通违法查询服务"
 
     def violations(self, plate: str, engine_number: Optional[str] = None) -> VehicleViolations:
-        return self._get(f"/vehicles/{segment(plate)}", VehicleViolations, params={"engine_number": engine_number})
+        """The plate and engine number go in the body: personal data never travels in a URL."""
+        body = {"plate": plate, **({"engine_number": engine_number} if engine_number else {})}
+        return self._lookup("/vehicles/violations", VehicleViolations, body)
 
     def pay(self, decision_number: str, amount: Decimal, idempotency_key: Optional[str] = None) -> PaidFine:
         """Pays `amount`, the sum the citizen confirmed: the bureau refuses it if today's due

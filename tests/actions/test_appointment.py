@@ -12,20 +12,21 @@ from typing import Any, Dict, List, Optional, Set, Tuple
 import pytest
 from rasa_sdk import Tracker
 
-from actions.appointment import (
+from actions.appointment import today
+from actions.appointment_booking import (
     ActionAskAppointmentFormConfirmed,
+    ActionBookAppointment,
+    ValidateAppointmentForm,
+)
+from actions.appointment_records import (
     ActionAskAppointmentId,
     ActionAskCancelAppointmentFormConfirmed,
-    ActionBookAppointment,
     ActionCancelAppointment,
     ActionQueryAppointment,
-    ActionRecommendDepartment,
-    ValidateAppointmentForm,
     ValidateCancelAppointmentForm,
-    ValidateDepartmentForm,
     ValidateQueryAppointmentForm,
-    today,
 )
+from actions.department import ActionRecommendDepartment, ValidateDepartmentForm
 from actions.clients.hospital import HospitalClient
 from actions.identity import Identity
 from common.codes import id_check_char

@@ -20,22 +20,24 @@ from actions.backends import call, client_for
 from actions.clients.base import BackendError, RequestRejected
 from actions.clients.hospital import Appointment, Hospital, HospitalClient, Slot
 from actions.identity import verified_identity
+from actions.texts import words
 from common import gazetteer
 from common import dates
 
-PERIOD_NAMES = {"morning": "上午", "afternoon": "下午", "evening": "晚上"}
-WEEKDAY_NAMES = "一二三四五六日"
+PERIOD_NAMES = {"morning": words("appointment.PERIOD_NAMES"), "afternoon": words("appointment.PERIOD_NAMES_2"),
+                "evening": words("appointment.PERIOD_NAMES_3")}
+WEEKDAY_NAMES = words("appointment.WEEKDAY_NAMES")
 # Hospitals release places for today and the next 13 days.
 BOOKING_DAYS = 14
 # Booking is by real name: the ID number identifies the patient and the
 # hospital fills in the registered name at check-in, so the form does not ask it.
-PATIENT_NAME = "就诊人"
+PATIENT_NAME = words("appointment.PATIENT_NAME")
 ALTERNATIVES = 4  # open sessions offered when the chosen one is full
 SCHEDULE_SLOTS = ("hospital", "department", "date", "time_period")
 BOOKING_SLOTS = [*SCHEDULE_SLOTS, "confirmed", confirmation.TERMS_SLOT]
 PATIENT_SLOTS = ("id_number", "phone_number")
 PHONE = re.compile(r"1[3-9][0-9]{9}")
-BOOK_BUTTON = {"title": "预约挂号", "payload": "/book_appointment"}
+BOOK_BUTTON = {"title": words("appointment.BOOK_BUTTON"), "payload": "/book_appointment"}
 
 
 
@@ -44,7 +46,7 @@ BOOK_BUTTON = {"title": "预约挂号", "payload": "/book_appointment"}
 def hospital_client(city: Optional[str]) -> HospitalClient:
     client = client_for(HospitalClient, city, "hospital")
     if client is None:  # forms only run in cities that offer the service
-        raise BackendError("预约挂号服务暂未开通", retryable=False)
+        raise BackendError(words("appointment.hospital_client"), retryable=False)
     return client
 
 
@@ -53,7 +55,10 @@ def today() -> date:
 
 
 def day_label(day: date) -> str:
-    return f"{day.month}月{day.day}日（周{WEEKDAY_NAMES[day.weekday()]}）"
+    return words("appointment.day_label",
+                 day_month=day.month,
+                 day_day=day.day,
+                 weekday_names_day_weekday=WEEKDAY_NAMES[day.weekday()])
 
 
 def session_label(day: date, period: str) -> str:
@@ -67,8 +72,8 @@ def is_upcoming(a: Appointment) -> bool:
 
 def status_label(a: Appointment) -> str:
     if a.status == "cancelled":
-        return "已取消"
-    return "待就诊" if is_upcoming(a) else "已过就诊日"
+        return words("appointment.status_label")
+    return words("appointment.status_label_2") if is_upcoming(a) else words("appointment.status_label_3")
 
 
 def describe(a: Appointment) -> str:
@@ -80,8 +85,12 @@ def appointment_card(a: Appointment, buttons: Sequence[Dict[str, str]] = ()) -> 
     return replies.card(
         title=f"{a.hospital} {a.department}",
         subtitle=f"{session_label(a.date, a.time_period)} {a.visit_time}",
-        fields=[("医生", f"{a.doctor.name}（{a.doctor.title}）"), ("排队号", f"第{a.queue_number}号"),
-                ("挂号费", replies.yuan(a.fee)), ("预约号", a.appointment_id), ("状态", status_label(a))],
+        fields=[(words("appointment.appointment_card"), f"{a.doctor.name}（{a.doctor.title}）"),
+                (words("appointment.appointment_card_2"),
+                 words("appointment.appointment_card_3", a_queue_number=a.queue_number)),
+                (words("appointment.appointment_card_4"), replies.yuan(a.fee)),
+                (words("appointment.appointment_card_5"), a.appointment_id),
+                (words("appointment.appointment_card_6"), status_label(a))],
         buttons=buttons,
     )
 

@@ -31,6 +31,7 @@ from actions.forms import ServiceForm
 from actions.identity import explain_bad_id_number, id_number_problem
 from common import codes, dates
 from actions.department import recommend
+from actions.texts import words
 
 
 # -------------------------------------------------------------------- forms
@@ -59,7 +60,7 @@ class PatientForm(ServiceForm):
     ) -> Dict[Text, Any]:
         phone = re.sub(r"[\s-]", "", str(value or ""))
         if not PHONE.fullmatch(phone):
-            dispatcher.utter_message(text="手机号应为以1开头的11位数字，请核对后再输入。")
+            dispatcher.utter_message(text=words("appointment_booking.PatientForm.validate_phone_number"))
             return {"phone_number": None}
         return {"phone_number": phone}
 
@@ -103,7 +104,9 @@ class ValidateAppointmentForm(PatientForm):
         if not said:
             return {}
         advice = recommend(said)
-        dispatcher.utter_message(text=f"根据“{'、'.join(advice.symptoms)}”，建议挂{advice.department}。")
+        dispatcher.utter_message(text=words("appointment_booking.ValidateAppointmentForm.extract_department",
+                                            join_advice_symptoms='、'.join(advice.symptoms),
+                                            advice_department=advice.department))
         return {"department": advice.department}
 
     async def validate_date(
@@ -112,16 +115,19 @@ class ValidateAppointmentForm(PatientForm):
         """ISO or words (the slot mapping's validation usually converted it already)."""
         resolved = dates.resolve(str(value), dates.now_in_china()) if value else None
         if resolved is None:
-            dispatcher.utter_message(text="没听懂是哪一天，例如 明天、下周一、12月3号。")
+            dispatcher.utter_message(text=words("appointment_booking.ValidateAppointmentForm.validate_date"))
             return {"date": None}
         day, first = date.fromisoformat(resolved.date), today()
         if day < first:
-            dispatcher.utter_message(text=f"{day_label(day)}已经过去了，请选择今天或以后的日期。")
+            dispatcher.utter_message(text=words("appointment_booking.ValidateAppointmentForm.validate_date_2",
+                                                day_label_day=day_label(day)))
             return {"date": None}
         last = date.fromordinal(first.toordinal() + BOOKING_DAYS - 1)
         if day > last:
             dispatcher.utter_message(
-                text=f"医院只开放今天起{BOOKING_DAYS}天内（到{day_label(last)}）的号源，请选这段时间内的日期。"
+                text=words("appointment_booking.ValidateAppointmentForm.validate_date_3",
+                           booking_days=BOOKING_DAYS,
+                           day_label_last=day_label(last))
             )
             return {"date": None}
         return {"date": day.isoformat()}
@@ -131,7 +137,7 @@ class ValidateAppointmentForm(PatientForm):
     ) -> Dict[Text, Any]:
         period = value if value in PERIOD_NAMES else dates.parse_time_period(str(value or ""))
         if period is None:
-            dispatcher.utter_message(text="请选择上午、下午或晚上。")
+            dispatcher.utter_message(text=words("appointment_booking.ValidateAppointmentForm.validate_time_period"))
         return {"time_period": period}
 
     async def get_validation_events(
@@ -164,7 +170,10 @@ class ValidateAppointmentForm(PatientForm):
         except BackendError as error:
             return backend_down(dispatcher, error)
         if department and department not in hospital.departments:
-            self.offer_departments(dispatcher, hospital, f"{hospital.name}暂无“{department}”号源。")
+            self.offer_departments(dispatcher, hospital,
+                                   words("appointment_booking.ValidateAppointmentForm.check_hospital",
+                                                               hospital_name=hospital.name,
+                                                               department=department))
             return {"hospital": hospital.name, "department": None}
         return {"hospital": hospital.name}
 
@@ -180,24 +189,34 @@ class ValidateAppointmentForm(PatientForm):
                                                               if s.remaining > 0))
         if (day, period) in sessions:
             return {}
-        chosen = f"{hospital}{department} {session_label(day, period)}没有可预约的号"
+        chosen = words("appointment_booking.ValidateAppointmentForm.check_session",
+                       hospital=hospital,
+                       department=department,
+                       session_label_day_period=session_label(day, period))
         same_day = [p for d, p in sessions if d == day]
         if same_day:
             dispatcher.utter_message(
-                text=f"{chosen}，当天{'、'.join(PERIOD_NAMES[p] for p in same_day)}还有号，请选择：",
-                buttons=[{"title": PERIOD_NAMES[p], "payload": replies.intent_payload("inform", time_period=p)} for p in same_day],
+                text=words("appointment_booking.ValidateAppointmentForm.check_session_2",
+                           chosen=chosen,
+                           join_period_names_p_for_p_in_same_day='、'.join((PERIOD_NAMES[p] for p in same_day))),
+                buttons=[{"title": PERIOD_NAMES[p], "payload": replies.intent_payload("inform", time_period=p)}
+                         for p in same_day],
             )
             return {"time_period": None}
         if sessions:
             nearest = sessions[:ALTERNATIVES]
             dispatcher.utter_message(
-                text=f"{chosen}，最近可预约的时段有：",
-                buttons=[{"title": session_label(d, p), "payload": replies.intent_payload("inform", date=d.isoformat(), time_period=p)}
+                text=words("appointment_booking.ValidateAppointmentForm.check_session_3", chosen=chosen),
+                buttons=[{"title": session_label(d, p),
+                          "payload": replies.intent_payload("inform", date=d.isoformat(), time_period=p)}
                          for d, p in nearest],
             )
             return {"date": None, "time_period": None}
         dispatcher.utter_message(
-            text=f"{hospital}{department}近{BOOKING_DAYS}天的号都已约满，可以换一家医院或科室再试。"
+            text=words("appointment_booking.ValidateAppointmentForm.check_session_4",
+                       hospital=hospital,
+                       department=department,
+                       booking_days=BOOKING_DAYS)
         )
         return {"requested_slot": None}
 
@@ -206,11 +225,14 @@ class ValidateAppointmentForm(PatientForm):
         """Why the hospital cannot be booked in this city, and what to do."""
         said = tracker.slots_to_validate()
         if "city" in said and "hospital" not in said:  # the city came after the hospital
-            return f"{hospital}不在{city}，请重新选择医院。"
+            return words("appointment_booking.ValidateAppointmentForm.not_here", hospital=hospital, city=city)
         elsewhere = city_of_hospital(hospital)
         if elsewhere and elsewhere != city:
-            return f"{hospital}在{elsewhere}，不在{city}（要约{elsewhere}的医院，请先说“切换到{elsewhere}”）。"
-        return f"{city}暂未接入“{hospital}”的预约挂号。"
+            return words("appointment_booking.ValidateAppointmentForm.not_here_2",
+                         hospital=hospital,
+                         elsewhere=elsewhere,
+                         city=city)
+        return words("appointment_booking.ValidateAppointmentForm.not_here_3", city=city, hospital=hospital)
 
     @staticmethod
     async def offer_hospitals(
@@ -218,15 +240,17 @@ class ValidateAppointmentForm(PatientForm):
     ) -> None:
         hospitals = await call(client.hospitals)
         dispatcher.utter_message(
-            text=f"{intro}{city}可预约的医院有：",
-            buttons=[{"title": h.name, "payload": replies.intent_payload("inform", hospital=h.name)} for h in hospitals],
+            text=words("appointment_booking.ValidateAppointmentForm.offer_hospitals", intro=intro, city=city),
+            buttons=[{"title": h.name, "payload": replies.intent_payload("inform",
+                                                                         hospital=h.name)} for h in hospitals],
         )
 
     @staticmethod
     def offer_departments(dispatcher: CollectingDispatcher, hospital: Hospital, intro: str) -> None:
         dispatcher.utter_message(
-            text=f"{intro}可预约的科室有：",
-            buttons=[{"title": d, "payload": replies.intent_payload("inform", department=d)} for d in hospital.departments],
+            text=words("appointment_booking.ValidateAppointmentForm.offer_departments", intro=intro),
+            buttons=[{"title": d, "payload": replies.intent_payload("inform",
+                                                                    department=d)} for d in hospital.departments],
         )
 
 
@@ -251,15 +275,17 @@ class ActionAskAppointmentFormConfirmed(Action):
             replies.backend_failure(dispatcher, error)
             return confirmation.END_FORM
         if slot is None:
-            dispatcher.utter_message(text="这个时段的号刚刚被约完了，请换个时段再约。", buttons=[BOOK_BUTTON])
+            dispatcher.utter_message(text=words("appointment_booking.ActionAskAppointmentFormConfirmed"),
+                                     buttons=[BOOK_BUTTON])
             return confirmation.END_FORM
         day = date.fromisoformat(tracker.get_slot("date"))
-        lines = [f"医院：{tracker.get_slot('hospital')}", f"科室：{tracker.get_slot('department')}",
-                 f"时间：{session_label(day, tracker.get_slot('time_period'))}",
-                 f"医生：{slot.doctor.name}（{slot.doctor.title}），挂号费 {replies.yuan(slot.fee)}",
-                 f"身份证：{codes.mask_id_number(tracker.get_slot('id_number'))}",
-                 f"手机：{codes.mask_phone(tracker.get_slot('phone_number'))}"]
-        dispatcher.utter_message(text="请确认挂号信息：\n" + "\n".join(lines), buttons=replies.CONFIRM_BUTTONS)
+        summary = words("appointment_booking.ActionAskAppointmentFormConfirmed_2",
+                        hospital=tracker.get_slot("hospital"), department=tracker.get_slot("department"),
+                        session=session_label(day, tracker.get_slot("time_period")), doctor=slot.doctor.name,
+                        title=slot.doctor.title, fee=replies.yuan(slot.fee),
+                        id_number=codes.mask_id_number(tracker.get_slot("id_number")),
+                        phone=codes.mask_phone(tracker.get_slot("phone_number")))
+        dispatcher.utter_message(text=summary, buttons=replies.CONFIRM_BUTTONS)
         return [confirmation.remember(booking_subject(tracker), slot_id=slot.slot_id, fee=slot.fee)]
 
 
@@ -278,21 +304,26 @@ class ActionBookAppointment(Action):
             return done
         terms = confirmation.confirmed_terms(tracker, booking_subject(tracker))
         if terms is None:
-            return confirmation.refuse_unconfirmed(dispatcher, "挂号") + done
+            return confirmation.refuse_unconfirmed(dispatcher,
+                                                   words("appointment_booking.ActionBookAppointment")) + done
         try:
             key = idempotency_key(tracker, terms["subject"], terms["slot_id"], terms["fee"])
             booked = await call(hospital_client(tracker.get_slot("city")).book, terms["slot_id"],
                                 Decimal(terms["fee"]), PATIENT_NAME, tracker.get_slot("id_number"),
                                 tracker.get_slot("phone_number"), key)
         except RequestRejected as error:
-            confirmation.not_done(dispatcher, error, "挂号", rejected="没能挂上号")
+            confirmation.not_done(dispatcher, error, words("appointment_booking.ActionBookAppointment_2"),
+                                  rejected=words("appointment_booking.ActionBookAppointment_3"))
             return done
         except BackendError as error:
-            confirmation.not_done(dispatcher, error, "挂号")
+            confirmation.not_done(dispatcher, error, words("appointment_booking.ActionBookAppointment_4"))
             return list(confirmation.CLEARED)  # the rest is kept for another try
         dispatcher.utter_message(
-            text=f"挂号成功！{describe(booked)}，第{booked.queue_number}号，预约号 {booked.appointment_id}。"
-            "请携带身份证按时就诊；如需取消，请在就诊时段开始前办理。",
-            json_message=replies.card_list("挂号凭证", [appointment_card(booked)]),
+            text=words("appointment_booking.ActionBookAppointment_5",
+                       describe_booked=describe(booked),
+                       booked_queue_number=booked.queue_number,
+                       booked_appointment_id=booked.appointment_id),
+            json_message=replies.card_list(words("appointment_booking.ActionBookAppointment_6"),
+                                           [appointment_card(booked)]),
         )
         return done

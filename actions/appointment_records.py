@@ -16,6 +16,7 @@ from actions.clients.base import BackendError
 from actions.clients.hospital import Appointment, HospitalClient
 from actions.clients.identity import AccessToken
 from actions.identity import OTP_SLOT, VERIFICATION_SLOT, VerifiedForm, VerifiedLookup, verified_identity
+from actions.texts import words
 from common import codes
 
 
@@ -31,7 +32,7 @@ class ValidateCancelAppointmentForm(ValidateQueryAppointmentForm):
     form = "cancel_appointment_form"
     final_slots = [OTP_SLOT, "appointment_id", "confirmed"]
     transient_slots = [OTP_SLOT, VERIFICATION_SLOT, "appointment_id", "confirmed"]
-    declined_text = "好的，预约保留不变，没有取消。"  # "已取消" would suggest the opposite
+    declined_text = words("appointment_records.ValidateCancelAppointmentForm")  # "已取消" would suggest the opposite
 
     async def get_validation_events(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -51,10 +52,12 @@ class ValidateCancelAppointmentForm(ValidateQueryAppointmentForm):
         chosen = tracker.get_slot("appointment_id")
         if not upcoming:
             masked = codes.mask_id_number(tracker.get_slot("id_number"))
-            dispatcher.utter_message(text=f"没有查到身份证 {masked} 名下待就诊的预约，不需要取消。")
+            dispatcher.utter_message(
+                text=words("appointment_records.ValidateCancelAppointmentForm.get_validation_events", masked=masked))
             return events + [SlotSet("requested_slot", None)]
         if chosen and chosen not in {a.appointment_id for a in upcoming}:
-            dispatcher.utter_message(text="这条预约不存在、已取消或已过就诊日，请从列表里选择。")
+            dispatcher.utter_message(
+                text=words("appointment_records.ValidateCancelAppointmentForm.get_validation_events_2"))
             return events + [SlotSet("appointment_id", None)]
         if not chosen and len(upcoming) == 1:
             return events + [SlotSet("appointment_id", upcoming[0].appointment_id)]
@@ -71,14 +74,16 @@ class ValidateCancelAppointmentForm(ValidateQueryAppointmentForm):
         except BackendError as error:
             return backend_down(dispatcher, error)
         if value not in upcoming:
-            dispatcher.utter_message(text="这条预约不存在、已取消或已过就诊日，请从列表里选择。")
+            dispatcher.utter_message(
+                text=words("appointment_records.ValidateCancelAppointmentForm.validate_appointment_id"))
             return {"appointment_id": None}
         return {"appointment_id": value}
 
 
 # --------------------------------------------------- query/cancel: actions
 def cancel_button(a: Appointment) -> Dict[str, str]:
-    return {"title": "取消", "payload": replies.intent_payload("cancel_appointment", appointment_id=a.appointment_id)}
+    return {"title": words("appointment_records.cancel_button"),
+            "payload": replies.intent_payload("cancel_appointment", appointment_id=a.appointment_id)}
 
 
 class ActionQueryAppointment(VerifiedLookup):
@@ -96,16 +101,25 @@ class ActionQueryAppointment(VerifiedLookup):
                tracker: Tracker) -> List[EventType]:
         masked = codes.mask_id_number(tracker.get_slot("id_number"))
         if not found:
-            dispatcher.utter_message(text=f"没有查到身份证 {masked} 在{tracker.get_slot('city')}的挂号记录。",
+            dispatcher.utter_message(text=words("appointment_records.ActionQueryAppointment.answer",
+                                                masked=masked,
+                                                city=tracker.get_slot('city')),
                                      buttons=[BOOK_BUTTON])
             return []
         upcoming = [a for a in found if is_upcoming(a)]
-        lines = [f"{i}. {describe(a)}，预约号 {a.appointment_id}（{status_label(a)}）"
+        lines = [words("appointment_records.ActionQueryAppointment.answer_2",
+                       i=i,
+                       describe_a=describe(a),
+                       a_appointment_id=a.appointment_id,
+                       status_label_a=status_label(a))
                  for i, a in enumerate(found, 1)]
         cards = [appointment_card(a, [cancel_button(a)] if is_upcoming(a) else []) for a in found]
         dispatcher.utter_message(
-            text="\n".join([f"身份证 {masked} 共有 {len(found)} 条挂号记录，其中待就诊 {len(upcoming)} 条：", *lines]),
-            json_message=replies.card_list("我的挂号", cards),
+            text="\n".join([words("appointment_records.ActionQueryAppointment.answer_3",
+                                  masked=masked,
+                                  len_found=len(found),
+                                  len_upcoming=len(upcoming)), *lines]),
+            json_message=replies.card_list(words("appointment_records.ActionQueryAppointment.answer_4"), cards),
         )
         return []
 
@@ -125,8 +139,9 @@ class ActionAskAppointmentId(Action):
             replies.backend_failure(dispatcher, error)
             return []
         dispatcher.utter_message(
-            text="请选择要取消的预约：",
-            buttons=[{"title": describe(a), "payload": replies.intent_payload("inform", appointment_id=a.appointment_id)}
+            text=words("appointment_records.ActionAskAppointmentId"),
+            buttons=[{"title": describe(a),
+                      "payload": replies.intent_payload("inform", appointment_id=a.appointment_id)}
                      for a in upcoming],
         )
         return []
@@ -144,9 +159,10 @@ class ActionAskCancelAppointmentFormConfirmed(Action):
             upcoming = await upcoming_appointments(tracker)
         except BackendError:
             upcoming = []  # the number alone; the cancellation itself will tell what is wrong
-        number = f"预约号 {chosen}"
+        number = words("appointment_records.ActionAskCancelAppointmentFormConfirmed", chosen=chosen)
         what = next((f"{describe(a)}，{number}" for a in upcoming if a.appointment_id == chosen), number)
-        dispatcher.utter_message(text=f"确认取消以下预约吗？\n{what}", buttons=replies.CONFIRM_BUTTONS)
+        dispatcher.utter_message(text=words("appointment_records.ActionAskCancelAppointmentFormConfirmed_2",
+                                            what=what), buttons=replies.CONFIRM_BUTTONS)
         return []
 
 
@@ -166,10 +182,14 @@ class ActionCancelAppointment(Action):
             cancelled = await call(hospital_client(tracker.get_slot("city")).cancel, chosen, identity.access,
                                    idempotency_key=idempotency_key(tracker, chosen))
         except BackendError as error:
-            confirmation.not_done(dispatcher, error, "取消预约", rejected="没能取消")
+            confirmation.not_done(dispatcher, error, words("appointment_records.ActionCancelAppointment"),
+                                  rejected=words("appointment_records.ActionCancelAppointment_2"))
             return done
         dispatcher.utter_message(
-            text=f"已取消预约：{describe(cancelled)}，预约号 {cancelled.appointment_id}。",
-            json_message=replies.card_list("取消预约", [appointment_card(cancelled)]),
+            text=words("appointment_records.ActionCancelAppointment_3",
+                       describe_cancelled=describe(cancelled),
+                       cancelled_appointment_id=cancelled.appointment_id),
+            json_message=replies.card_list(words("appointment_records.ActionCancelAppointment_4"),
+                                           [appointment_card(cancelled)]),
         )
         return done

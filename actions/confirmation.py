@@ -21,6 +21,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import replies
 from actions.clients.base import BackendError, RequestRejected
+from actions.texts import words
 
 TERMS_SLOT = "confirmed_terms"
 # Cleared by every submit action, whatever the outcome.
@@ -50,7 +51,7 @@ def confirmed_terms(tracker: Tracker, subject: Mapping[str, Any]) -> Optional[Di
 
 def refuse_unconfirmed(dispatcher: CollectingDispatcher, what: str) -> List[EventType]:
     """A confirmation without its terms (or for something else): nothing is done."""
-    dispatcher.utter_message(text=f"没有找到您确认过的{what}信息，为安全起见没有办理，需要的话请重新发起。")
+    dispatcher.utter_message(text=words("confirmation.refuse_unconfirmed", what=what))
     return list(CLEARED)
 
 
@@ -59,11 +60,13 @@ def not_done(dispatcher: CollectingDispatcher, error: BackendError, what: str,
     """Why the payment or booking did not go through, and that the confirmation is void."""
     if isinstance(error, RequestRejected):
         dispatcher.utter_message(
-            text=f"{rejected or what + '没有办成'}：{error.user_message}。刚才的确认已作废，需要的话请重新发起。"
+            text=words("confirmation.not_done",
+                       rejected_or_what=rejected or what + '没有办成',
+                       error_user_message=error.user_message)
         )
         return
     replies.backend_failure(dispatcher, error)
     dispatcher.utter_message(
-        text=f"{what}结果未能确认，刚才的确认已作废。请稍后查询后再办理，重新办理不会重复扣款。"
+        text=words("confirmation.not_done_2", what=what)
     )
 

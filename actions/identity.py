@@ -28,6 +28,7 @@ from actions.backends import call, client_for
 from actions.clients.base import BackendError, RequestRejected
 from actions.clients.identity import AccessToken, IdentityCheck
 from actions.forms import ServiceForm
+from actions.texts import words
 from common import codes, dates
 from common.normalizer import normalise_surface
 
@@ -102,8 +103,8 @@ def without_candidate(tracker: Tracker, slot: str) -> Tracker:
 
 def id_number_problem(typed: str) -> str:
     if ID_LIKE.fullmatch(typed.strip()):
-        return "这个身份证号的最后一位（校验码）对不上，可能有一位输错了，请核对后再输入。"
-    return "身份证号应为18位（最后一位可能是X），请核对后再输入。"
+        return words("identity.id_number_problem")
+    return words("identity.id_number_problem_2")
 
 
 def explain_bad_id_number(form: ServiceForm, dispatcher: CollectingDispatcher,
@@ -128,7 +129,7 @@ class VerifiedForm(ServiceForm):
     client_class: ClassVar[Type[IdentityCheck]]
     identity_slots: ClassVar[Tuple[str, ...]] = ("id_number", "phone_number")
     # What to ask again when the backend refuses the ID number and phone together.
-    mismatch_hint: ClassVar[str] = "请重新输入身份证号和手机号。"
+    mismatch_hint: ClassVar[str] = words("identity.VerifiedForm")
     slots = ["id_number", "phone_number"]
     final_slots = [OTP_SLOT]
     transient_slots = [OTP_SLOT, VERIFICATION_SLOT]
@@ -217,7 +218,7 @@ class VerifiedForm(ServiceForm):
         """A city said while something else was asked moves the lookup there: say so."""
         result = await super().validate_city(value, dispatcher, tracker, domain)
         if result["city"] and tracker.get_slot("requested_slot") not in (None, "city"):
-            dispatcher.utter_message(text=f"好的，改到{result['city']}查询。")
+            dispatcher.utter_message(text=words("identity.VerifiedForm.validate_city", result_city=result['city']))
         return result
 
     async def validate_id_number(
@@ -226,7 +227,7 @@ class VerifiedForm(ServiceForm):
         """A different person than the one verified: their phone is asked anew."""
         id_number = codes.canonical_id_number(str(value or ""))
         if id_number is None:
-            dispatcher.utter_message(text="身份证号码不正确：应为18位，最后一位是数字或X，请核对后再输入。")
+            dispatcher.utter_message(text=words("identity.VerifiedForm.validate_id_number"))
             return {"id_number": None}
         verified = Identity.load(tracker.get_slot(TOKEN_SLOT))
         if verified and verified.id_number != id_number and "phone_number" in self.identity_slots:
@@ -238,7 +239,7 @@ class VerifiedForm(ServiceForm):
     ) -> Dict[Text, Any]:
         phone = re.sub(r"[\s\-]", "", normalise_surface(str(value or "")))
         if not PHONE.fullmatch(phone):
-            dispatcher.utter_message(text="手机号应为1开头的11位数字，请核对后再输入。")
+            dispatcher.utter_message(text=words("identity.VerifiedForm.validate_phone_number"))
             return {"phone_number": None}
         return {"phone_number": phone}
 
@@ -248,7 +249,7 @@ class VerifiedForm(ServiceForm):
         """The city checks the code; an expired or spent one is replaced by a new text."""
         code = one_time_code(value)
         if code is None:
-            dispatcher.utter_message(text="验证码是短信里的6位数字，请再输入一次。")
+            dispatcher.utter_message(text=words("identity.VerifiedForm.validate_otp_code"))
             return {OTP_SLOT: None}
         city = tracker.get_slot("city")
         client = client_for(self.client_class, city, self.service)
@@ -259,7 +260,7 @@ class VerifiedForm(ServiceForm):
             access = await call(client.confirm, verification_id, code)
         except RequestRejected as error:
             if error.code == "code_incorrect":  # the city's count of tries left is not ours
-                dispatcher.utter_message(text="验证码不正确，请核对短信里的6位数字后重新输入。")
+                dispatcher.utter_message(text=words("identity.VerifiedForm.validate_otp_code_2"))
                 return {OTP_SLOT: None}
             dispatcher.utter_message(text=f"{error.user_message}。")
             return {OTP_SLOT: None, VERIFICATION_SLOT: None}  # a new code is texted

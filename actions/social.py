@@ -18,11 +18,12 @@ from actions.backends import call
 from actions.clients.identity import AccessToken
 from actions.clients.social import HousingFund, InsuranceRecord, SocialClient
 from actions.identity import VerifiedForm, VerifiedLookup
+from actions.texts import words
 from common import codes
 
 # The bureau's words for a record in good standing.
-INSURED = "正常参保"
-DEPOSITING = "正常缴存"
+INSURED = words("social.INSURED")
+DEPOSITING = words("social.DEPOSITING")
 
 
 def mask_name(name: str) -> str:
@@ -35,7 +36,7 @@ class ValidateIdentityForm(VerifiedForm):
 
     service = "social"
     client_class = SocialClient
-    mismatch_hint = "请重新输入身份证号和社保登记的手机号。"
+    mismatch_hint = words("social.ValidateIdentityForm")
 
 
 class ValidateSocialSecurityForm(ValidateIdentityForm):
@@ -66,7 +67,7 @@ def holder(name: str, tracker: Tracker) -> Tuple[str, List[Tuple[str, str]]]:
     """Who the record belongs to, masked: for the text and the card."""
     id_number = codes.mask_id_number(tracker.get_slot("id_number"))
     phone = codes.mask_phone(tracker.get_slot("phone_number"))
-    return f"{mask_name(name)}（{id_number}）", [("身份证", id_number), ("手机", phone)]
+    return f"{mask_name(name)}（{id_number}）", [(words("social.holder"), id_number), (words("social.holder_2"), phone)]
 
 
 class ActionQuerySocialSecurity(ActionQueryRecord):
@@ -80,18 +81,26 @@ class ActionQuerySocialSecurity(ActionQueryRecord):
 
     def describe(self, record: InsuranceRecord, tracker: Tracker) -> Tuple[str, Dict[str, Any]]:
         who, identity_fields = holder(record.name, tracker)
-        text = (f"{who}的社保：{record.status}，累计缴费 {record.months_paid} 个月"
-                f"（{record.first_paid_month} 至 {record.last_paid_month}），"
-                f"缴费基数 {replies.yuan(record.base)}/月，医保个人账户余额 {replies.yuan(record.medical_insurance_balance)}。")
+        text = (words("social.ActionQuerySocialSecurity.describe",
+                      who=who,
+                      record_status=record.status,
+                      record_months_paid=record.months_paid,
+                      record_first_paid_month=record.first_paid_month,
+                      record_last_paid_month=record.last_paid_month,
+                      yuan_record_base=replies.yuan(record.base),
+                      yuan_record_medical_insurance_balance=replies.yuan(record.medical_insurance_balance)))
         if record.status != INSURED:
-            text += "\n目前处于停缴状态。如已换工作，请尽快由新单位续缴，以免断缴影响医保等待遇。"
+            text += words("social.ActionQuerySocialSecurity.describe_2")
         card = replies.card(
-            title="社保参保信息",
+            title=words("social.ActionQuerySocialSecurity.describe_3"),
             subtitle=record.employer,
-            fields=[("参保状态", record.status), ("累计缴费", f"{record.months_paid} 个月"),
-                    ("缴费基数", replies.yuan(record.base)),
-                    ("医保余额", replies.yuan(record.medical_insurance_balance)),
-                    ("最近缴费", record.last_paid_month), *identity_fields],
+            fields=[(words("social.ActionQuerySocialSecurity.describe_4"), record.status),
+                    (words("social.ActionQuerySocialSecurity.describe_5"),
+                     words("social.ActionQuerySocialSecurity.describe_6", record_months_paid=record.months_paid)),
+                    (words("social.ActionQuerySocialSecurity.describe_7"), replies.yuan(record.base)),
+                    (words("social.ActionQuerySocialSecurity.describe_8"),
+                     replies.yuan(record.medical_insurance_balance)),
+                    (words("social.ActionQuerySocialSecurity.describe_9"), record.last_paid_month), *identity_fields],
         )
         return text, card
 
@@ -107,18 +116,25 @@ class ActionQueryHousingFund(ActionQueryRecord):
 
     def describe(self, record: HousingFund, tracker: Tracker) -> Tuple[str, Dict[str, Any]]:
         who, identity_fields = holder(record.name, tracker)
-        text = f"{who}的公积金：{record.status}，账户余额 {replies.yuan(record.balance)}，"
+        text = words("social.ActionQueryHousingFund.describe",
+                     who=who,
+                     record_status=record.status,
+                     yuan_record_balance=replies.yuan(record.balance))
         if record.status == DEPOSITING:
-            text += (f"月缴存额 {replies.yuan(record.monthly_deposit)}（单位和个人各 {record.deposit_rate:.0%}），"
-                     f"最近缴存月份 {record.last_deposit_month}。")
+            text += (words("social.ActionQueryHousingFund.describe_2",
+                           yuan_record_monthly_deposit=replies.yuan(record.monthly_deposit),
+                           record_deposit_rate=record.deposit_rate,
+                           record_last_deposit_month=record.last_deposit_month))
         else:
-            text += f"{record.last_deposit_month} 之后暂停缴存。\n想了解提取条件，可以问我“公积金怎么提取”。"
+            text += words("social.ActionQueryHousingFund.describe_3",
+                          record_last_deposit_month=record.last_deposit_month)
         card = replies.card(
-            title="住房公积金账户",
+            title=words("social.ActionQueryHousingFund.describe_4"),
             subtitle=record.employer,
-            fields=[("账户状态", record.status), ("账户余额", replies.yuan(record.balance)),
-                    ("月缴存额", replies.yuan(record.monthly_deposit)),
-                    ("缴存比例", f"{record.deposit_rate:.0%}"),
-                    ("最近缴存", record.last_deposit_month), *identity_fields],
+            fields=[(words("social.ActionQueryHousingFund.describe_5"), record.status),
+                    (words("social.ActionQueryHousingFund.describe_6"), replies.yuan(record.balance)),
+                    (words("social.ActionQueryHousingFund.describe_7"), replies.yuan(record.monthly_deposit)),
+                    (words("social.ActionQueryHousingFund.describe_8"), f"{record.deposit_rate:.0%}"),
+                    (words("social.ActionQueryHousingFund.describe_9"), record.last_deposit_month), *identity_fields],
         )
         return text, card

@@ -14,6 +14,7 @@ from rasa_sdk.types import DomainDict
 
 from actions import replies
 from actions.forms import ServiceForm
+from actions.texts import words
 from common import gazetteer
 
 # Symptoms that may be an emergency: the citizen is told to go to 急诊 or call
@@ -114,19 +115,22 @@ class ActionRecommendDepartment(Action):
         advice = recommend(said)
         lines = []
         if advice.urgent:
-            lines.append(f"⚠️ {'、'.join(advice.urgent)}可能是急症：症状严重或突然加重时，请立即到最近医院的急诊科就诊，"
-                         "或拨打120。")
+            lines.append(words("department.ActionRecommendDepartment", join_advice_urgent='、'.join(advice.urgent)))
         if advice.symptoms:
-            lines.append(f"根据“{'、'.join(advice.symptoms)}”，建议挂{advice.department}。")
+            lines.append(words("department.ActionRecommendDepartment_2",
+                               join_advice_symptoms='、'.join(advice.symptoms),
+                               advice_department=advice.department))
             if advice.department == FIRST_STOP:
-                lines.append("按医院规定，发烧的患者需先到发热门诊就诊。")
+                lines.append(words("department.ActionRecommendDepartment_3"))
         else:
-            general = "（有全科门诊的医院也可挂全科）" if advice.department == GENERAL_DEPARTMENT else ""
-            lines.append(f"暂时没法根据“{said}”判断具体科室，建议先挂{advice.department}{general}，"
-                         "由医生初步诊断后再转到专科。")
+            general = words("department.ActionRecommendDepartment_4") if advice.department == GENERAL_DEPARTMENT else ""
+            lines.append(words("department.ActionRecommendDepartment_5",
+                               said=said,
+                               advice_department=advice.department,
+                               general=general))
         dispatcher.utter_message(
             text="\n".join(lines),
-            buttons=[{"title": f"预约{advice.department}",
+            buttons=[{"title": words("department.ActionRecommendDepartment_6", advice_department=advice.department),
                       "payload": replies.intent_payload("book_appointment", department=advice.department)}],
         )
         return [SlotSet("symptom", None)]

@@ -27,6 +27,7 @@ from actions.clients.hotline import HotlineClient, Ticket
 from actions.clients.identity import AccessToken
 from actions.forms import SIDE_CONFIDENCE, ServiceForm
 from actions.identity import OTP_SLOT, VERIFICATION_SLOT, VerifiedForm, VerifiedLookup
+from actions.texts import words
 from common import gazetteer, registry
 from common import codes
 
@@ -88,7 +89,7 @@ def without_phone(text: str) -> str:
 
 
 def _when(moment: datetime) -> str:
-    return f"{moment.month}月{moment.day}日 {moment:%H:%M}"
+    return words("hotline._when", moment_month=moment.month, moment_day=moment.day, moment=moment)
 
 
 def _said_something_else(tracker: Tracker) -> bool:
@@ -134,11 +135,14 @@ class ValidateReportForm(ServiceForm):
         """Staff need to know what is wrong and where; "我要投诉" alone is only the opener."""
         text = without_phone(str(value or ""))
         if len(text) > MAX_DESCRIPTION:
-            dispatcher.utter_message(text=f"描述有{len(text)}字，热线最多受理{MAX_DESCRIPTION}字，请精简后再发一次。")
+            dispatcher.utter_message(text=words("hotline.ValidateReportForm.validate_issue_description",
+                                                len_text=len(text),
+                                                max_description=MAX_DESCRIPTION))
             return {"issue_description": None}
         if len(_OPENER.sub("", text)) < MIN_DETAIL:
             if tracker.get_slot("requested_slot") == "issue_description":  # not the opening message
-                dispatcher.utter_message(text=f"“{text}”还不够具体，工作人员需要知道是什么问题、在什么地方。")
+                dispatcher.utter_message(text=words("hotline.ValidateReportForm.validate_issue_description_2",
+                                                    text=text))
             return {"issue_description": None}
         return {"issue_description": text}
 
@@ -147,7 +151,7 @@ class ValidateReportForm(ServiceForm):
     ) -> Dict[Text, Any]:
         phone = re.sub(r"\D", "", str(value or ""))
         if not codes.PHONE_PATTERN.fullmatch(phone):
-            dispatcher.utter_message(text="手机号应为11位数字，例如 13812345678，请再输入一次。")
+            dispatcher.utter_message(text=words("hotline.ValidateReportForm.validate_phone_number"))
             return {"phone_number": None}
         return {"phone_number": phone}
 
@@ -163,12 +167,12 @@ class ActionAskReportFormConfirmed(Action):
     ) -> List[EventType]:
         city, description = tracker.get_slot("city"), tracker.get_slot("issue_description")
         dispatcher.utter_message(
-            text=f"请核对要提交给{city}12345热线的诉求：\n"
-            f"类别：{categorise(description, city)}\n"
-            f"描述：{description}\n"
-            f"地点：{location_of(description, city)}\n"
-            f"联系电话：{codes.mask_phone(tracker.get_slot('phone_number'))}\n"
-            "确认提交吗？",
+            text=words("hotline.ActionAskReportFormConfirmed",
+                       city=city,
+                       categorise_description_city=categorise(description, city),
+                       description=description,
+                       location_of_description_city=location_of(description, city),
+                       mask_phone_tracker_get_slot_phone_number=codes.mask_phone(tracker.get_slot('phone_number'))),
             buttons=replies.CONFIRM_BUTTONS,
         )
         return []
@@ -192,21 +196,29 @@ class ActionReportIssue(Action):
             ticket = await call(client.create_ticket, description, location_of(description, city), phone,
                                 categorise(description, city), idempotency_key(tracker, description, phone))
         except RequestRejected as error:
-            dispatcher.utter_message(text=f"诉求没有提交成功：{error.user_message}。")
+            dispatcher.utter_message(text=words("hotline.ActionReportIssue", error_user_message=error.user_message))
             return done
         except BackendError as error:
             replies.backend_failure(dispatcher, error, hotline)
             return done
         dispatcher.utter_message(
-            text=f"诉求已提交，工单号 {ticket.ticket_id}（{ticket.status}）。将派至{ticket.department}办理，"
-            f"预计{_when(ticket.expected_close_at)}前办结，结果会回复到 {ticket.phone}。\n"
-            f"想了解进度，随时说“查工单进度”，或拨打{city}政务服务热线{hotline}。",
-            json_message=replies.card_list("诉求回执", [replies.card(
-                title="诉求已受理",
-                subtitle=f"工单号 {ticket.ticket_id}",
-                fields=[("类别", ticket.category), ("承办部门", ticket.department),
-                        ("受理时间", _when(ticket.created_at)), ("预计办结", _when(ticket.expected_close_at)),
-                        ("联系电话", ticket.phone)],
+            text=words("hotline.ActionReportIssue_2",
+                       ticket_ticket_id=ticket.ticket_id,
+                       ticket_status=ticket.status,
+                       ticket_department=ticket.department,
+                       when_ticket_expected_close_at=_when(ticket.expected_close_at),
+                       ticket_phone=ticket.phone,
+                       city=city,
+                       hotline=hotline),
+            json_message=replies.card_list(words("hotline.ActionReportIssue_3"), [replies.card(
+                title=words("hotline.ActionReportIssue_4"),
+                subtitle=words("hotline.ActionReportIssue_5", ticket_ticket_id=ticket.ticket_id),
+                fields=[(words("hotline.ActionReportIssue_6"), ticket.category),
+                        (words("hotline.ActionReportIssue_7"), ticket.department),
+                        (words("hotline.ActionReportIssue_8"),
+                         _when(ticket.created_at)), (words("hotline.ActionReportIssue_9"),
+                                                     _when(ticket.expected_close_at)),
+                        (words("hotline.ActionReportIssue_10"), ticket.phone)],
             )]),
         )
         return done
@@ -219,30 +231,41 @@ def _short(text: str, limit: int = 20) -> str:
 
 def _outlook(ticket: Ticket) -> str:
     if ticket.status == CLOSED:
-        return f"已于{_when(ticket.history[-1].at)}办结"
-    return f"{ticket.status}，预计{_when(ticket.expected_close_at)}前办结"
+        return words("hotline._outlook", when_ticket_history_1_at=_when(ticket.history[-1].at))
+    return words("hotline._outlook_2",
+                 ticket_status=ticket.status,
+                 when_ticket_expected_close_at=_when(ticket.expected_close_at))
 
 
 def ticket_card(ticket: Ticket) -> Dict[str, Any]:
     """The ticket with its timeline, one field per stage reached."""
     return replies.card(
         title=f"{ticket.category} · {ticket.status}",
-        subtitle=f"工单号 {ticket.ticket_id}",
-        fields=[("诉求", _short(ticket.description)), ("承办部门", ticket.department),
+        subtitle=words("hotline.ticket_card", ticket_ticket_id=ticket.ticket_id),
+        fields=[(words("hotline.ticket_card_2"), _short(ticket.description)), (words("hotline.ticket_card_3"),
+                                                                               ticket.department),
                 *[(f"{_when(e.at)} {e.status}", e.note) for e in ticket.history],
-                *([] if ticket.status == CLOSED else [("预计办结", _when(ticket.expected_close_at))])],
+                *([] if ticket.status == CLOSED else [(words("hotline.ticket_card_4"),
+                                                       _when(ticket.expected_close_at))])],
     )
 
 
 def describe_ticket(ticket: Ticket) -> str:
     timeline = "\n".join(f"· {_when(e.at)} {e.status}：{e.note}" for e in ticket.history)
-    return (f"工单 {ticket.ticket_id}（{ticket.category}）：{_outlook(ticket)}。\n"
-            f"诉求：{_short(ticket.description, 40)}\n进度：\n{timeline}")
+    return (words("hotline.describe_ticket",
+                  ticket_ticket_id=ticket.ticket_id,
+                  ticket_category=ticket.category,
+                  outlook_ticket=_outlook(ticket),
+                  short_ticket_description_40=_short(ticket.description, 40),
+                  timeline=timeline))
 
 
 def describe_tickets(tickets: List[Ticket], phone: str, city: str) -> str:
     lines = [f"{i}. {t.ticket_id} {_short(t.description)}：{_outlook(t)}" for i, t in enumerate(tickets, 1)]
-    return "\n".join([f"手机号 {codes.mask_phone(phone)} 在{city}反映的问题共 {len(tickets)} 件：", *lines])
+    return "\n".join([words("hotline.describe_tickets",
+                            mask_phone_phone=codes.mask_phone(phone),
+                            city=city,
+                            len_tickets=len(tickets)), *lines])
 
 
 class ValidateTicketForm(VerifiedForm):
@@ -253,7 +276,7 @@ class ValidateTicketForm(VerifiedForm):
     service = "hotline"
     client_class = HotlineClient
     identity_slots = ("phone_number",)
-    mismatch_hint = "请重新输入手机号。"
+    mismatch_hint = words("hotline.ValidateTicketForm")
     slots = ["ticket_id"]
     final_slots: List[str] = []
     transient_slots = ["ticket_id", OTP_SLOT, VERIFICATION_SLOT]
@@ -281,7 +304,7 @@ class ValidateTicketForm(VerifiedForm):
     ) -> Dict[Text, Any]:
         ticket_id = re.sub(r"\s", "", str(value or "")).upper()
         if not _TICKET_ID.fullmatch(ticket_id):
-            dispatcher.utter_message(text=f"“{value}”不像工单号，工单号由字母和数字组成，例如 GZ2026112704815926。")
+            dispatcher.utter_message(text=words("hotline.ValidateTicketForm.validate_ticket_id", value=value))
             return {"ticket_id": None}
         return {"ticket_id": ticket_id}
 
@@ -312,15 +335,18 @@ class ActionQueryTicket(VerifiedLookup):
         except RequestRejected as error:
             elsewhere = next(c for c in registry.load().served_cities if c != city)
             dispatcher.utter_message(
-                text=f"{error.user_message}。这是在{city}12345查询的结果，在别的城市反映的问题请先告诉我城市，"
-                f"例如“我在{elsewhere}”。"
+                text=words("hotline.ActionQueryTicket",
+                           error_user_message=error.user_message,
+                           city=city,
+                           elsewhere=elsewhere)
             )
             return done
         except BackendError as error:
             replies.backend_failure(dispatcher, error, registry.load().city(city).hotline)
             return done
         dispatcher.utter_message(text=describe_ticket(ticket),
-                                 json_message=replies.card_list("工单进度", [ticket_card(ticket)]))
+                                 json_message=replies.card_list(words("hotline.ActionQueryTicket_2"),
+                                                                [ticket_card(ticket)]))
         return done
 
     async def fetch(self, client: HotlineClient, access: AccessToken) -> List[Ticket]:
@@ -331,10 +357,10 @@ class ActionQueryTicket(VerifiedLookup):
         city, phone = tracker.get_slot("city"), tracker.get_slot("phone_number")
         if not tickets:
             dispatcher.utter_message(
-                text=f"没有查到手机号 {codes.mask_phone(phone)} 在{city}反映过的问题。"
-                "如果有工单号，请连同工单号一起问我，例如“查一下工单GZ2026112704815926”。"
+                text=words("hotline.ActionQueryTicket.answer", mask_phone_phone=codes.mask_phone(phone), city=city)
             )
             return []
         dispatcher.utter_message(text=describe_tickets(tickets, phone, city),
-                                 json_message=replies.card_list("工单进度", [ticket_card(t) for t in tickets]))
+                                 json_message=replies.card_list(words("hotline.ActionQueryTicket.answer_2"),
+                                                                [ticket_card(t) for t in tickets]))
         return []

@@ -18,7 +18,7 @@ from citysim import identity
 from citysim.core import (CST, DB, WEEKDAYS, ApiError, City, city_of, confirmed_fen, field, idempotent, json_body, now,
                               query, reply, stable_rng, yuan)
 from common.gazetteer import Hospital
-from common.codes import PHONE_PATTERN, canonical_id_number, mask_id_number, mask_phone
+from common.codes import mask_id_number, mask_phone
 
 SCHEMA = """
 CREATE TABLE doctor (
@@ -212,13 +212,8 @@ def _appointment_json(row: sqlite3.Row) -> Dict[str, Any]:
 
 def _patient(body: Dict[str, Any]) -> Tuple[str, str, str]:
     name = field(body, "patient_name")
-    id_number = canonical_id_number(field(body, "id_number"))
-    if id_number is None:
-        raise ApiError(400, "invalid_id_number", "身份证号码不正确，请核对")
-    phone = field(body, "phone")
-    if not PHONE_PATTERN.fullmatch(phone):
-        raise ApiError(400, "invalid_phone", "手机号码应为11位数字")
-    return name, id_number, phone
+    id_number, phone = identity.claimed_identity(body)
+    return name, id_number or "", phone
 
 
 @routes.post("/appointments")

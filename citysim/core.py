@@ -197,6 +197,11 @@ def confirmed_fen(body: Mapping[str, Any], name: str = "amount") -> int:
     return fen
 
 
+def money_text(fen: int) -> str:
+    """Money in a message as people write it: 236 元, 236.5 元, not 236.0."""
+    return f"{fen / 100:.2f}".rstrip("0").rstrip(".")
+
+
 def stable_rng(*parts: Any) -> random.Random:
     """A Random seeded by its arguments, the same in every process (unlike hash())."""
     digest = hashlib.sha256("|".join(map(str, parts)).encode("utf-8")).digest()

@@ -14,7 +14,8 @@ from typing import Union
 from citysim import hospital, hotline, identity, social, utility, violation
 from citysim.core import CITIES, IDEMPOTENCY_SCHEMA
 
-SCHEMAS = (IDEMPOTENCY_SCHEMA, identity.SCHEMA, violation.SCHEMA, utility.SCHEMA, hospital.SCHEMA, social.SCHEMA, hotline.SCHEMA)
+SCHEMAS = (IDEMPOTENCY_SCHEMA, identity.SCHEMA, violation.SCHEMA, utility.SCHEMA, hospital.SCHEMA, social.SCHEMA,
+           hotline.SCHEMA)
 SEEDERS = (violation.seed, utility.seed, hospital.seed, social.seed)
 META_SCHEMA = "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
 SCHEMA_VERSION = "2"  # 2: the identity check shared by services

@@ -15,8 +15,8 @@ from aiohttp import web
 
 from common import gazetteer
 from citysim import identity
-from citysim.core import (CST, DB, WEEKDAYS, ApiError, City, city_of, confirmed_fen, field, idempotent, json_body, now,
-                              query, reply, stable_rng, yuan)
+from citysim.core import (CST, DB, WEEKDAYS, ApiError, City, city_of, confirmed_fen, field, idempotent, json_body,
+                          money_text, now, query, reply, stable_rng, yuan)
 from common.gazetteer import Hospital
 from common.codes import mask_id_number, mask_phone
 
@@ -242,7 +242,7 @@ async def book(request: web.Request) -> web.Response:
         if same_day:
             raise ApiError(409, "already_booked", "您当天已预约过该科室，不能重复挂号")
         if confirmed_fen(body, "fee") != doctor["fee_fen"]:
-            raise ApiError(409, "fee_mismatch", f"挂号费与号源不符，该号源挂号费为 {yuan(doctor['fee_fen'])} 元")
+            raise ApiError(409, "fee_mismatch", f"挂号费与号源不符，该号源挂号费为 {money_text(doctor['fee_fen'])} 元")
         if _booked(conn, doctor["doctor_id"], day.isoformat(), period) >= doctor["capacity"]:
             raise ApiError(409, "slot_full", "该时段号源已约满，请选择其他时段或医生")
         queue = conn.execute("SELECT COUNT(*) FROM appointment WHERE doctor_id = ? AND date = ? AND time_period = ?",

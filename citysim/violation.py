@@ -9,8 +9,8 @@ from typing import Any, Dict, List, Tuple
 from aiohttp import web
 
 from common import gazetteer
-from citysim.core import (CST, DB, ApiError, City, city_of, confirmed_fen, field, idempotent, json_body, now, reply,
-                          stable_rng, yuan)
+from citysim.core import (CST, DB, ApiError, City, city_of, confirmed_fen, field, idempotent, json_body,
+                          money_text, now, reply, stable_rng, yuan)
 from common.codes import canonical_plate
 
 SCHEMA = """
@@ -208,8 +208,8 @@ async def pay_violation(request: web.Request) -> web.Response:
         late = late_fee_fen(row, paid_at.date())
         due = row["fine_fen"] + late
         if expected != due:
-            extra = f"（罚款 {yuan(row['fine_fen'])} 元 + 滞纳金 {yuan(late)} 元）" if late else ""
-            raise ApiError(409, "amount_mismatch", f"缴款金额与应缴金额不符，今日应缴 {yuan(due)} 元{extra}")
+            extra = f"（罚款 {money_text(row['fine_fen'])} 元 + 滞纳金 {money_text(late)} 元）" if late else ""
+            raise ApiError(409, "amount_mismatch", f"缴款金额与应缴金额不符，今日应缴 {money_text(due)} 元{extra}")
         payment_id = _payment_id(city, paid_at, number)
         conn.execute(
             "INSERT INTO violation_payment VALUES (?, ?, ?, ?)",

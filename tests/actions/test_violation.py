@@ -120,7 +120,8 @@ def test_a_sum_that_changed_since_the_confirmation_is_refused_and_the_new_one_to
     today = unpaid_of(plate)[decision].amount_due
     events, messages = run_action(ActionPayFine(), tracker)
     assert "缴款成功" not in texts(messages) and "缴款金额与应缴金额不符" in texts(messages)
-    assert f"今日应缴 {today:g} 元" in texts(messages) and "确认已作废" in texts(messages)
+    told = f"{today:.2f}".rstrip("0").rstrip(".")
+    assert f"今日应缴 {told} 元" in texts(messages) and "确认已作废" in texts(messages)
     assert slot_events(events)["confirmed"] is None and slot_events(events)["confirmed_terms"] is None
     assert decision in unpaid_of(plate)
 

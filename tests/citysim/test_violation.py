@@ -137,7 +137,7 @@ def test_a_payment_of_another_sum_than_due_today_is_refused(citysim):
     pay = f"/shenzhen/violation/violations/{seen['decision_number']}/payment"
     stale = post(citysim, pay, {"amount": seen["amount_due"]}, key="stale")
     assert stale.status_code == 409 and error_code(stale) == "amount_mismatch"
-    assert f"{today['amount_due']:g}" in stale.json()["error"]["message"]
+    assert f"今日应缴 {today['amount_due']:.2f}".rstrip("0").rstrip(".") in stale.json()["error"]["message"]
     missing = post(citysim, pay, {}, key="missing")
     assert missing.status_code == 400 and error_code(missing) == "missing_amount"
     for wrong in ("abc", True, -5):

@@ -29,6 +29,13 @@ def plate_city(plate: Optional[str]) -> Optional[str]:
     return gazetteer.load().city_of_plate(plate) if plate else None
 
 
+def describe_for(tracker: Tracker, v: Violation, number: int) -> str:
+    """The fine as the plate's city allows it shown: in full, or without time and place."""
+    if not details_missing(tracker):
+        return describe(v)
+    return words("violation.describe_for", number=number, fine=replies.yuan(v.fine), points=v.points)
+
+
 def describe(v: Violation) -> str:
     state = words("violation.describe") if v.paid else words("violation.describe_2")
     late = words("violation.describe_3", yuan_v_late_fee=replies.yuan(v.late_fee)) if v.late_fee > 0 else ""
@@ -244,8 +251,9 @@ class ActionAskViolationId(Action):
             return []
         dispatcher.utter_message(
             text=words("violation.ActionAskViolationId"),
-            buttons=[{"title": describe(v), "payload": replies.intent_payload("inform", violation_id=v.decision_number)}
-                     for v in unpaid],
+            buttons=[{"title": describe_for(tracker, v, n),
+                      "payload": replies.intent_payload("inform", violation_id=v.decision_number)}
+                     for n, v in enumerate(unpaid, 1)],
         )
         return []
 
@@ -266,7 +274,8 @@ class ActionAskPayFineFormConfirmed(Action):
     ) -> List[EventType]:
         chosen = tracker.get_slot("violation_id")
         try:
-            violation = next(v for v in (await fetch(tracker)).unpaid if v.decision_number == chosen)
+            number, violation = next((n, v) for n, v in enumerate((await fetch(tracker)).unpaid, 1)
+                                     if v.decision_number == chosen)
         except (BackendError, StopIteration):
             dispatcher.utter_message(text=words("violation.ActionAskPayFineFormConfirmed"))
             return confirmation.END_FORM
@@ -277,7 +286,7 @@ class ActionAskPayFineFormConfirmed(Action):
         dispatcher.utter_message(
             text=words("violation.ActionAskPayFineFormConfirmed_3",
                        plate_number=tracker.get_slot('plate_number'),
-                       describe_violation=describe(violation),
+                       describe_violation=describe_for(tracker, violation, number),
                        yuan_violation_amount_due=replies.yuan(violation.amount_due),
                        late=late),
             buttons=replies.CONFIRM_BUTTONS,

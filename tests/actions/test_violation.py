@@ -4,6 +4,7 @@ from actions.backends import client_for
 from actions.clients.violation import ViolationClient
 from actions.violation import (
     ActionAskPayFineFormConfirmed,
+    ActionAskViolationId,
     ActionPayFine,
     ActionQueryViolation,
     ValidatePayFineForm,
@@ -36,6 +37,17 @@ def test_a_plate_alone_shows_no_time_or_place_where_the_city_asks_the_engine_num
                              make_tracker({"plate_number": GZ_PLATE, "engine_number": engine[-6:]}))
     shown = str(messages[0]["custom"])
     assert all(v.place in shown and v.decision_number in shown for v in found.values())
+
+
+def test_paying_by_plate_alone_shows_no_time_or_place_either(city_backends):
+    found = unpaid_of(GZ_PLATE)
+    _, asked = run_action(ActionAskViolationId(), make_tracker({"plate_number": GZ_PLATE}))
+    decision = sorted(found)[0]
+    _, confirm = run_action(ActionAskPayFineFormConfirmed(),
+                            make_tracker({"plate_number": GZ_PLATE, "violation_id": decision}))
+    shown = str(asked) + str(confirm)
+    assert "第 1 条未缴违章" in shown and "今日应缴" in shown
+    assert not any(v.place in shown for v in found.values())
 
 
 def test_backend_down_gives_an_apology_and_what_to_try(city_backends):

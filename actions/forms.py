@@ -198,8 +198,9 @@ class ServiceForm(FormValidationAction):
         candidates: Dict[str, Any],
         events: List[EventType],
     ) -> List[EventType]:
-        """Count consecutive invalid answers; after MAX_FAILURES offer a person."""
-        if not requested or candidates.get(requested) is None:
+        """Count consecutive invalid answers; after MAX_FAILURES offer a person. A yes that
+        changed the subject is asked again without counting (validate_confirmed)."""
+        if not requested or requested == "confirmed" or candidates.get(requested) is None:
             return events
         if _latest_value(events, requested, candidates[requested]) is not None:
             return events + [SlotSet(FAILURES_SLOT, 0)]

@@ -176,7 +176,7 @@ def test_yes_with_another_plate_at_the_confirmation_asks_again(city_backends):
     slots = slot_events(result)
     assert slots["confirmed"] is None and slots["plate_number"] == GZ_PLATE
     assert slots["violation_id"] is None and slots["requested_slot"] == "violation_id"
-    assert "请核对新的内容后再确认" in texts(messages)
+    assert "请核对新的内容后再确认" in texts(messages) and "validation_failures" not in slots
 
 
 def test_yes_alone_confirms(city_backends):

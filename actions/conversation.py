@@ -11,6 +11,7 @@ from rasa_sdk.types import DomainDict
 
 from actions import replies
 from actions.forms import SERVICE_FORMS
+from actions.texts import words
 from common import gazetteer, registry
 from common import codes, dates
 
@@ -57,9 +58,9 @@ class ActionSetCity(Action):
         city = tracker.get_slot("city")
         said = next(tracker.get_latest_entity_values("city"), None)
         if city and (said is None or said == city):
-            dispatcher.utter_message(text=f"好的，已切换到{city}。请问要办什么？")
+            dispatcher.utter_message(text=words("conversation.ActionSetCity", city=city))
         elif said is None:
-            dispatcher.utter_message(text="请问您在哪个城市？", buttons=replies.city_buttons())
+            dispatcher.utter_message(text=words("conversation.ActionSetCity_2"), buttons=replies.city_buttons())
         return []
 
 

@@ -8,28 +8,29 @@ from rasa_sdk.events import UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.replies import intent_payload
+from actions.texts import words
 
 # What each intent means to a citizen, as a button title.
 INTENT_LABELS: Dict[str, str] = {
-    "query_violation": "查违章",
-    "pay_fine": "交违章罚款",
-    "query_traffic": "查路况",
-    "query_restriction": "查限行",
-    "query_bus": "查公交",
-    "query_route": "查换乘路线",
-    "query_bill": "查水电燃气费",
-    "pay_bill": "交水电燃气费",
-    "book_appointment": "预约挂号",
-    "query_appointment": "查我的挂号",
-    "cancel_appointment": "取消挂号",
-    "recommend_department": "导诊：该挂什么科",
-    "query_weather": "查天气",
-    "query_social_security": "查社保",
-    "query_housing_fund": "查公积金",
-    "report_issue": "向12345反映问题",
-    "query_ticket": "查反映问题的进度",
-    "faq": "办事指南",
-    "help": "看看能办什么",
+    "query_violation": words("fallback.INTENT_LABELS"),
+    "pay_fine": words("fallback.INTENT_LABELS_2"),
+    "query_traffic": words("fallback.INTENT_LABELS_3"),
+    "query_restriction": words("fallback.INTENT_LABELS_4"),
+    "query_bus": words("fallback.INTENT_LABELS_5"),
+    "query_route": words("fallback.INTENT_LABELS_6"),
+    "query_bill": words("fallback.INTENT_LABELS_7"),
+    "pay_bill": words("fallback.INTENT_LABELS_8"),
+    "book_appointment": words("fallback.INTENT_LABELS_9"),
+    "query_appointment": words("fallback.INTENT_LABELS_10"),
+    "cancel_appointment": words("fallback.INTENT_LABELS_11"),
+    "recommend_department": words("fallback.INTENT_LABELS_12"),
+    "query_weather": words("fallback.INTENT_LABELS_13"),
+    "query_social_security": words("fallback.INTENT_LABELS_14"),
+    "query_housing_fund": words("fallback.INTENT_LABELS_15"),
+    "report_issue": words("fallback.INTENT_LABELS_16"),
+    "query_ticket": words("fallback.INTENT_LABELS_17"),
+    "faq": words("fallback.INTENT_LABELS_18"),
+    "help": words("fallback.INTENT_LABELS_19"),
 }
 SUGGESTIONS = 2
 
@@ -61,7 +62,7 @@ class ActionSuggestIntents(Action):
         buttons = [
             {"title": INTENT_LABELS[i], "payload": button_payload(i, entities)} for i in intents
         ]
-        buttons.append({"title": "转人工", "payload": "/human_handoff"})
-        text = "抱歉，我不太确定您的意思。您是想：" if intents else "抱歉，我没太明白。您可以："
+        buttons.append({"title": words("fallback.ActionSuggestIntents"), "payload": "/human_handoff"})
+        text = words("fallback.ActionSuggestIntents_2") if intents else words("fallback.ActionSuggestIntents_3")
         dispatcher.utter_message(text=text, buttons=buttons)
         return [UserUtteranceReverted()]

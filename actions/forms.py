@@ -182,8 +182,9 @@ class ServiceForm(FormValidationAction):
         candidates: Dict[str, Any],
         events: List[EventType],
     ) -> List[EventType]:
-        """Count consecutive invalid answers; after MAX_FAILURES offer a person."""
-        if not requested or candidates.get(requested) is None:
+        """Count consecutive invalid answers; after MAX_FAILURES offer a person. A yes that
+        changed the subject is asked again without counting (validate_confirmed)."""
+        if not requested or requested == "confirmed" or candidates.get(requested) is None:
             return events
         if _latest_value(events, requested, candidates[requested]) is not None:
             return events + [SlotSet(FAILURES_SLOT, 0)]
@@ -229,10 +230,17 @@ class ServiceForm(FormValidationAction):
     async def validate_confirmed(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
-        """A "no" at the confirmation step cancels, it is not a failure."""
+        """A "no" at the confirmation step cancels, it is not a failure; a yes that
+        also changes what was shown (`/affirm{"plate_number": ...}`) asks again."""
         if value is False:
             dispatcher.utter_message(text=self.declined_text)
             return {"confirmed": None, "requested_slot": None}
+        changed = [slot for slot, said in tracker.slots_to_validate().items()
+                   if slot not in ("confirmed", "requested_slot")
+                   and said != _value_before_latest_message(tracker, slot)]
+        if changed:
+            dispatcher.utter_message(text="您改动了要办理的信息，请核对新的内容后再确认。")
+            return {"confirmed": None}
         return {"confirmed": True}
 
 

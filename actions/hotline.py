@@ -24,8 +24,10 @@ from actions import replies
 from actions.backends import call, client_for, idempotency_key
 from actions.clients.base import BackendError, RequestRejected
 from actions.clients.hotline import HotlineClient, Ticket
-from actions.forms import FAILURES_SLOT, SIDE_CONFIDENCE, ServiceForm
-from actions.probe import without_candidate
+from actions.clients.identity import AccessToken
+from actions.forms import SIDE_CONFIDENCE, ServiceForm
+from actions.identity import OTP_SLOT, VERIFICATION_SLOT, VerifiedForm, VerifiedLookup
+from actions.texts import words
 from common import gazetteer, registry
 from common import codes
 
@@ -87,7 +89,7 @@ def without_phone(text: str) -> str:
 
 
 def _when(moment: datetime) -> str:
-    return f"{moment.month}月{moment.day}日 {moment:%H:%M}"
+    return words("hotline._when", moment_month=moment.month, moment_day=moment.day, moment=moment)
 
 
 def _said_something_else(tracker: Tracker) -> bool:
@@ -98,6 +100,17 @@ def _said_something_else(tracker: Tracker) -> bool:
         and intent.get("name") not in DESCRIPTION_INTENTS
         and intent.get("confidence", 0.0) >= SIDE_CONFIDENCE
     )
+
+
+def _without_candidate(tracker: Tracker, slot: str) -> Tracker:
+    """The tracker as if `slot` had not been extracted this turn (candidates are the trailing slot events)."""
+    probe = tracker.copy()
+    keep = len(probe.events)
+    while keep and probe.events[keep - 1].get("event") == "slot":
+        keep -= 1
+    probe.events = probe.events[:keep] + [e for e in probe.events[keep:] if e.get("name") != slot]
+    probe.slots[slot] = None
+    return probe
 
 
 class ValidateReportForm(ServiceForm):
@@ -113,7 +126,7 @@ class ValidateReportForm(ServiceForm):
         """A faq question or "我在上海" typed where the description is asked is not the description."""
         if not _said_something_else(tracker):
             return await super().run(dispatcher, tracker, domain)
-        probe = without_candidate(tracker, "issue_description")
+        probe = _without_candidate(tracker, "issue_description")
         return [SlotSet("issue_description", None), *await super().run(dispatcher, probe, domain)]
 
     async def validate_issue_description(
@@ -122,11 +135,14 @@ class ValidateReportForm(ServiceForm):
         """Staff need to know what is wrong and where; "我要投诉" alone is only the opener."""
         text = without_phone(str(value or ""))
         if len(text) > MAX_DESCRIPTION:
-            dispatcher.utter_message(text=f"描述有{len(text)}字，热线最多受理{MAX_DESCRIPTION}字，请精简后再发一次。")
+            dispatcher.utter_message(text=words("hotline.ValidateReportForm.validate_issue_description",
+                                                len_text=len(text),
+                                                max_description=MAX_DESCRIPTION))
             return {"issue_description": None}
         if len(_OPENER.sub("", text)) < MIN_DETAIL:
             if tracker.get_slot("requested_slot") == "issue_description":  # not the opening message
-                dispatcher.utter_message(text=f"“{text}”还不够具体，工作人员需要知道是什么问题、在什么地方。")
+                dispatcher.utter_message(text=words("hotline.ValidateReportForm.validate_issue_description_2",
+                                                    text=text))
             return {"issue_description": None}
         return {"issue_description": text}
 
@@ -135,7 +151,7 @@ class ValidateReportForm(ServiceForm):
     ) -> Dict[Text, Any]:
         phone = re.sub(r"\D", "", str(value or ""))
         if not codes.PHONE_PATTERN.fullmatch(phone):
-            dispatcher.utter_message(text="手机号应为11位数字，例如 13812345678，请再输入一次。")
+            dispatcher.utter_message(text=words("hotline.ValidateReportForm.validate_phone_number"))
             return {"phone_number": None}
         return {"phone_number": phone}
 
@@ -151,12 +167,12 @@ class ActionAskReportFormConfirmed(Action):
     ) -> List[EventType]:
         city, description = tracker.get_slot("city"), tracker.get_slot("issue_description")
         dispatcher.utter_message(
-            text=f"请核对要提交给{city}12345热线的诉求：\n"
-            f"类别：{categorise(description, city)}\n"
-            f"描述：{description}\n"
-            f"地点：{location_of(description, city)}\n"
-            f"联系电话：{codes.mask_phone(tracker.get_slot('phone_number'))}\n"
-            "确认提交吗？",
+            text=words("hotline.ActionAskReportFormConfirmed",
+                       city=city,
+                       categorise_description_city=categorise(description, city),
+                       description=description,
+                       location_of_description_city=location_of(description, city),
+                       mask_phone_tracker_get_slot_phone_number=codes.mask_phone(tracker.get_slot('phone_number'))),
             buttons=replies.CONFIRM_BUTTONS,
         )
         return []
@@ -180,21 +196,29 @@ class ActionReportIssue(Action):
             ticket = await call(client.create_ticket, description, location_of(description, city), phone,
                                 categorise(description, city), idempotency_key(tracker, description, phone))
         except RequestRejected as error:
-            dispatcher.utter_message(text=f"诉求没有提交成功：{error.user_message}。")
+            dispatcher.utter_message(text=words("hotline.ActionReportIssue", error_user_message=error.user_message))
             return done
         except BackendError as error:
             replies.backend_failure(dispatcher, error, hotline)
             return done
         dispatcher.utter_message(
-            text=f"诉求已提交，工单号 {ticket.ticket_id}（{ticket.status}）。将派至{ticket.department}办理，"
-            f"预计{_when(ticket.expected_close_at)}前办结，结果会回复到 {ticket.phone}。\n"
-            f"想了解进度，随时说“查工单进度”，或拨打{city}政务服务热线{hotline}。",
-            json_message=replies.card_list("诉求回执", [replies.card(
-                title="诉求已受理",
-                subtitle=f"工单号 {ticket.ticket_id}",
-                fields=[("类别", ticket.category), ("承办部门", ticket.department),
-                        ("受理时间", _when(ticket.created_at)), ("预计办结", _when(ticket.expected_close_at)),
-                        ("联系电话", ticket.phone)],
+            text=words("hotline.ActionReportIssue_2",
+                       ticket_ticket_id=ticket.ticket_id,
+                       ticket_status=ticket.status,
+                       ticket_department=ticket.department,
+                       when_ticket_expected_close_at=_when(ticket.expected_close_at),
+                       ticket_phone=ticket.phone,
+                       city=city,
+                       hotline=hotline),
+            json_message=replies.card_list(words("hotline.ActionReportIssue_3"), [replies.card(
+                title=words("hotline.ActionReportIssue_4"),
+                subtitle=words("hotline.ActionReportIssue_5", ticket_ticket_id=ticket.ticket_id),
+                fields=[(words("hotline.ActionReportIssue_6"), ticket.category),
+                        (words("hotline.ActionReportIssue_7"), ticket.department),
+                        (words("hotline.ActionReportIssue_8"),
+                         _when(ticket.created_at)), (words("hotline.ActionReportIssue_9"),
+                                                     _when(ticket.expected_close_at)),
+                        (words("hotline.ActionReportIssue_10"), ticket.phone)],
             )]),
         )
         return done
@@ -207,46 +231,55 @@ def _short(text: str, limit: int = 20) -> str:
 
 def _outlook(ticket: Ticket) -> str:
     if ticket.status == CLOSED:
-        return f"已于{_when(ticket.history[-1].at)}办结"
-    return f"{ticket.status}，预计{_when(ticket.expected_close_at)}前办结"
+        return words("hotline._outlook", when_ticket_history_1_at=_when(ticket.history[-1].at))
+    return words("hotline._outlook_2",
+                 ticket_status=ticket.status,
+                 when_ticket_expected_close_at=_when(ticket.expected_close_at))
 
 
 def ticket_card(ticket: Ticket) -> Dict[str, Any]:
     """The ticket with its timeline, one field per stage reached."""
     return replies.card(
         title=f"{ticket.category} · {ticket.status}",
-        subtitle=f"工单号 {ticket.ticket_id}",
-        fields=[("诉求", _short(ticket.description)), ("承办部门", ticket.department),
+        subtitle=words("hotline.ticket_card", ticket_ticket_id=ticket.ticket_id),
+        fields=[(words("hotline.ticket_card_2"), _short(ticket.description)), (words("hotline.ticket_card_3"),
+                                                                               ticket.department),
                 *[(f"{_when(e.at)} {e.status}", e.note) for e in ticket.history],
-                *([] if ticket.status == CLOSED else [("预计办结", _when(ticket.expected_close_at))])],
+                *([] if ticket.status == CLOSED else [(words("hotline.ticket_card_4"),
+                                                       _when(ticket.expected_close_at))])],
     )
 
 
 def describe_ticket(ticket: Ticket) -> str:
     timeline = "\n".join(f"· {_when(e.at)} {e.status}：{e.note}" for e in ticket.history)
-    return (f"工单 {ticket.ticket_id}（{ticket.category}）：{_outlook(ticket)}。\n"
-            f"诉求：{_short(ticket.description, 40)}\n进度：\n{timeline}")
+    return (words("hotline.describe_ticket",
+                  ticket_ticket_id=ticket.ticket_id,
+                  ticket_category=ticket.category,
+                  outlook_ticket=_outlook(ticket),
+                  short_ticket_description_40=_short(ticket.description, 40),
+                  timeline=timeline))
 
 
 def describe_tickets(tickets: List[Ticket], phone: str, city: str) -> str:
     lines = [f"{i}. {t.ticket_id} {_short(t.description)}：{_outlook(t)}" for i, t in enumerate(tickets, 1)]
-    return "\n".join([f"手机号 {codes.mask_phone(phone)} 在{city}反映的问题共 {len(tickets)} 件：", *lines])
+    return "\n".join([words("hotline.describe_tickets",
+                            mask_phone_phone=codes.mask_phone(phone),
+                            city=city,
+                            len_tickets=len(tickets)), *lines])
 
 
-class ValidateTicketForm(ServiceForm):
+class ValidateTicketForm(VerifiedForm):
+    """A ticket number shows that ticket; without one, the phone the citizen left finds
+    their tickets, once the SMS check proves the phone is theirs (a number alone lists nothing)."""
+
     form = "ticket_form"
     service = "hotline"
+    client_class = HotlineClient
+    identity_slots = ("phone_number",)
+    mismatch_hint = words("hotline.ValidateTicketForm")
     slots = ["ticket_id"]
-    transient_slots = ["ticket_id"]
-
-    def not_an_answer(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker
-    ) -> Optional[List[EventType]]:
-        """A phone number given instead of the ticket number answers too: it finds the tickets."""
-        phone = next(tracker.get_latest_entity_values("phone_number"), None)
-        if tracker.get_slot("requested_slot") == "ticket_id" and phone:
-            return [SlotSet("phone_number", phone), SlotSet(FAILURES_SLOT, 0), SlotSet("requested_slot", None)]
-        return super().not_an_answer(dispatcher, tracker)
+    final_slots: List[str] = []
+    transient_slots = ["ticket_id", OTP_SLOT, VERIFICATION_SLOT]
 
     async def required_slots(
         self,
@@ -255,23 +288,35 @@ class ValidateTicketForm(ServiceForm):
         tracker: Tracker,
         domain: DomainDict,
     ) -> List[Text]:
-        """Without a ticket number, the phone number the citizen left finds their tickets."""
+        """Without a ticket number: the phone, then the code while no token holds for it."""
         slots = await super().required_slots(domain_slots, dispatcher, tracker, domain)
         if tracker.get_slot("phone_number") and not tracker.get_slot("ticket_id"):
-            return [s for s in slots if s != "ticket_id"]
+            code = [] if self.verified(tracker) else [OTP_SLOT]
+            return [s for s in slots if s != "ticket_id"] + ["phone_number", *code]
         return slots
+
+    def needs_code(self, tracker: Tracker) -> bool:
+        """Only on the phone path: a ticket number needs no code."""
+        return not tracker.slots.get("ticket_id") and super().needs_code(tracker)
 
     async def validate_ticket_id(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
         ticket_id = re.sub(r"\s", "", str(value or "")).upper()
         if not _TICKET_ID.fullmatch(ticket_id):
-            dispatcher.utter_message(text=f"“{value}”不像工单号，工单号由字母和数字组成，例如 GZ20261127001。")
+            dispatcher.utter_message(text=words("hotline.ValidateTicketForm.validate_ticket_id", value=value))
             return {"ticket_id": None}
         return {"ticket_id": ticket_id}
 
 
-class ActionQueryTicket(Action):
+class ActionQueryTicket(VerifiedLookup):
+    """One ticket by its number (not guessable), or the verified phone's tickets."""
+
+    form = "ticket_form"
+    client_class = HotlineClient
+    service = "hotline"
+    needs_id = False
+
     def name(self) -> Text:
         return "action_query_ticket"
 
@@ -279,31 +324,43 @@ class ActionQueryTicket(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
         city, ticket_id = tracker.get_slot("city"), tracker.get_slot("ticket_id")
-        phone = tracker.get_slot("phone_number")
-        done = [SlotSet("ticket_id", None)]
+        done: List[EventType] = [SlotSet("ticket_id", None)]
+        if not ticket_id:
+            return done + await super().run(dispatcher, tracker, domain)
         client = client_for(HotlineClient, city, "hotline")
-        if client is None or not (ticket_id or phone):  # the form was stopped
+        if client is None:  # the form was stopped
             return done
         try:
-            tickets = [await call(client.ticket, ticket_id)] if ticket_id else await call(client.tickets, phone)
+            ticket = await call(client.ticket, ticket_id)
         except RequestRejected as error:
             elsewhere = next(c for c in registry.load().served_cities if c != city)
             dispatcher.utter_message(
-                text=f"{error.user_message}。这是在{city}12345查询的结果，在别的城市反映的问题请先告诉我城市，"
-                f"例如“我在{elsewhere}”。"
+                text=words("hotline.ActionQueryTicket",
+                           error_user_message=error.user_message,
+                           city=city,
+                           elsewhere=elsewhere)
             )
             return done
         except BackendError as error:
             replies.backend_failure(dispatcher, error, registry.load().city(city).hotline)
             return done
+        dispatcher.utter_message(text=describe_ticket(ticket),
+                                 json_message=replies.card_list(words("hotline.ActionQueryTicket_2"),
+                                                                [ticket_card(ticket)]))
+        return done
+
+    async def fetch(self, client: HotlineClient, access: AccessToken) -> List[Ticket]:
+        return await call(client.tickets, access)
+
+    def answer(self, tickets: List[Ticket], dispatcher: CollectingDispatcher,
+               tracker: Tracker) -> List[EventType]:
+        city, phone = tracker.get_slot("city"), tracker.get_slot("phone_number")
         if not tickets:
             dispatcher.utter_message(
-                text=f"没有查到手机号 {codes.mask_phone(phone)} 在{city}反映过的问题。"
-                "如果有工单号，请连同工单号一起问我，例如“查一下工单GZ20261127001”。"
+                text=words("hotline.ActionQueryTicket.answer", mask_phone_phone=codes.mask_phone(phone), city=city)
             )
-            return done
-        text = describe_ticket(tickets[0]) if ticket_id else describe_tickets(tickets, phone, city)
-        dispatcher.utter_message(
-            text=text, json_message=replies.card_list("工单进度", [ticket_card(t) for t in tickets])
-        )
-        return done
+            return []
+        dispatcher.utter_message(text=describe_tickets(tickets, phone, city),
+                                 json_message=replies.card_list(words("hotline.ActionQueryTicket.answer_2"),
+                                                                [ticket_card(t) for t in tickets]))
+        return []

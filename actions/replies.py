@@ -10,9 +10,11 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.clients.base import BackendError
+from actions.texts import words
 from common import gazetteer, registry
 
-CONFIRM_BUTTONS = [{"title": "确认", "payload": "/affirm"}, {"title": "取消", "payload": "/deny"}]
+CONFIRM_BUTTONS = [{"title": words("replies.CONFIRM_BUTTONS"), "payload": "/affirm"},
+                   {"title": words("replies.CONFIRM_BUTTONS_2"), "payload": "/deny"}]
 SIDE_RESPONSES = {
     "chitchat": "utter_chitchat",
     "help": "utter_help",
@@ -27,14 +29,15 @@ def served_city_or_explain(value: Any, dispatcher: CollectingDispatcher) -> Opti
     """The canonical served city, or None after telling the citizen which are served."""
     if not value:
         return None
-    name = str(value).strip().removesuffix("市")
+    name = str(value).strip().removesuffix(words("replies.served_city_or_explain"))
     reg = registry.load()
     if reg.city(name):
         return name
     known = name in gazetteer.load().canonical_names("city")
-    what = f"{name}暂时还没有接入" if known else f"没有找到“{name}”这个城市，"
+    what = (words("replies.served_city_or_explain_2", name=name) if known
+            else words("replies.served_city_or_explain_3", name=name))
     dispatcher.utter_message(
-        text=f"抱歉，{what}城市服务。目前已开通：{reg.served_list()}。请选择您所在的城市：",
+        text=words("replies.served_city_or_explain_4", what=what, reg_served_list=reg.served_list()),
         buttons=city_buttons(),
     )
     return None
@@ -87,9 +90,12 @@ def answer_side_question(dispatcher: CollectingDispatcher, tracker: Tracker, int
 
 def backend_failure(dispatcher: CollectingDispatcher, error: BackendError, hotline: str = "12345") -> None:
     """An apology, what to try, and the conversation goes on."""
-    advice = "请稍后再试一次" if error.retryable else "请换个时间再试"
+    advice = words("replies.backend_failure") if error.retryable else words("replies.backend_failure_2")
     dispatcher.utter_message(
-        text=f"抱歉，{error.user_message}。{advice}，或拨打热线{hotline}；也可以回复“转人工”。"
+        text=words("replies.backend_failure_3",
+                   error_user_message=error.user_message,
+                   advice=advice,
+                   hotline=hotline)
     )
 
 
@@ -97,7 +103,7 @@ def yuan(amount: Any) -> str:
     """Money as citizens read it: 200 元, 50.50 元, 15,374.03 元."""
     value = Decimal(str(amount))
     text = f"{value:,.0f}" if value == value.to_integral_value() else f"{value:,.2f}"
-    return f"{text} 元"
+    return words("replies.yuan", text=text)
 
 
 def card_list(

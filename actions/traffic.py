@@ -18,15 +18,17 @@ from rasa_sdk.types import DomainDict
 
 from actions import replies
 from actions.backends import call, client_for
-from actions.days import day_label, day_title
 from actions.clients.base import BackendError, RequestRejected
 from actions.clients.restriction import Restriction, RestrictionClient
 from actions.clients.traffic import RoadStatus, TrafficClient
 from actions.forms import ServiceForm
+from actions.texts import words
 from common import gazetteer, registry
 from common import dates
 
 CONGESTED = {"拥堵", "严重拥堵"}
+RELATIVE_DAYS = {0: words("traffic.RELATIVE_DAYS"), 1: words("traffic.RELATIVE_DAYS_2"),
+                 2: words("traffic.RELATIVE_DAYS_3")}
 TAIL_NUMBER = re.compile(r"尾号\s*(?:是|为)?\s*([0-9])")
 
 
@@ -60,6 +62,21 @@ def requested_date(tracker: Tracker) -> Optional[date]:
     return date.fromisoformat(said[-1]) if said and said[-1] else None
 
 
+def _relative_day(day: date) -> Optional[str]:
+    return RELATIVE_DAYS.get((day - dates.now_in_china().date()).days)
+
+
+def day_label(day: date) -> str:
+    """今天 / 明天 / 后天, otherwise 6月18日."""
+    return _relative_day(day) or words("traffic.day_label", day_month=day.month, day_day=day.day)
+
+
+def day_title(day: date, weekday: str) -> str:
+    """今天（6月15日 周一）, or 6月18日（周四）: the date is always said."""
+    relative, month_day = _relative_day(day), words("traffic.day_title", day_month=day.month, day_day=day.day)
+    return f"{relative}（{month_day} {weekday}）" if relative else f"{month_day}（{weekday}）"
+
+
 # ------------------------------------------------------------------- traffic
 def _road_names(city: str) -> Dict[str, str]:
     """Every name or alias of the city's roads -> the canonical road."""
@@ -83,13 +100,17 @@ def road_city(road: Optional[str], city: Optional[str]) -> Optional[str]:
 
 
 def describe_road(status: RoadStatus) -> str:
-    return (f"{status.level}，平均时速{status.speed_kmh}公里"
-            f"（畅通时约{status.free_flow_speed_kmh}公里）")
+    return (words("traffic.describe_road",
+                  status_level=status.level,
+                  status_speed_kmh=status.speed_kmh,
+                  status_free_flow_speed_kmh=status.free_flow_speed_kmh))
 
 
 def road_cards(status: RoadStatus) -> Dict[str, Any]:
-    return replies.card_list(f"{status.road}实时路况", [
-        replies.card(title=f"{status.road} {s.name}", subtitle=s.level, fields=[("时速", f"{s.speed_kmh} 公里")])
+    return replies.card_list(words("traffic.road_cards", status_road=status.road), [
+        replies.card(title=f"{status.road} {s.name}", subtitle=s.level, fields=[(words("traffic.road_cards_2"),
+                                                                                 words("traffic.road_cards_3",
+                                                                                             s_speed_kmh=s.speed_kmh))])
         for s in status.segments
     ])
 
@@ -114,16 +135,21 @@ class ValidateTrafficForm(ServiceForm):
             return {"road": canonical}
         elsewhere = cities_with_road(name)
         if city is None and elsewhere:  # 中山大道 is in 广州 and 武汉: the city question follows
-            dispatcher.utter_message(text=f"{'、'.join(elsewhere)}都有{name}。")
+            dispatcher.utter_message(text=words("traffic.ValidateTrafficForm.validate_road",
+                                                join_elsewhere='、'.join(elsewhere),
+                                                name=name))
             return {"road": name}
         if elsewhere:
-            text = (f"{city}没有“{name}”，{'、'.join(elsewhere)}有这条路；"
-                    f"要查那里的路况，请先说“我在{elsewhere[0]}”。")
+            text = (words("traffic.ValidateTrafficForm.validate_road_2",
+                          city=city,
+                          name=name,
+                          join_elsewhere='、'.join(elsewhere),
+                          elsewhere_0=elsewhere[0]))
         elif city:
             roads = "、".join(list(gazetteer.load().cities[city].roads)[:6])
-            text = f"{city}暂时没有“{name}”的路况信息，可以查询{roads}等道路。"
+            text = words("traffic.ValidateTrafficForm.validate_road_3", city=city, name=name, roads=roads)
         else:
-            text = f"暂时没有“{name}”的路况信息，请换一条路再试。"
+            text = words("traffic.ValidateTrafficForm.validate_road_4", name=name)
         dispatcher.utter_message(text=text)
         return {"road": None}
 
@@ -154,12 +180,16 @@ class ActionQueryTraffic(Action):
         lines = []
         day = requested_date(tracker)
         if day and day != dates.now_in_china().date():
-            lines.append(f"路况是实时数据，没法预测{day_label(day)}的情况，先给您看现在的：")
-        lines.append(f"{city}{status.road}现在{describe_road(status)}：")
-        lines += [f"· {s.name} {s.level} {s.speed_kmh}公里/时" for s in status.segments]
+            lines.append(words("traffic.ActionQueryTraffic", day_label_day=day_label(day)))
+        lines.append(words("traffic.ActionQueryTraffic_2",
+                           city=city,
+                           status_road=status.road,
+                           describe_road_status=describe_road(status)))
+        lines += [words("traffic.ActionQueryTraffic_3", s_name=s.name, s_level=s.level,
+                        s_speed_kmh=s.speed_kmh) for s in status.segments]
         if status.level in CONGESTED:
-            lines.append("建议错峰出行或改乘地铁。")
-        lines.append(f"（{status.updated_at:%H:%M} 更新）")
+            lines.append(words("traffic.ActionQueryTraffic_4"))
+        lines.append(words("traffic.ActionQueryTraffic_5", status_updated_at=status.updated_at))
         dispatcher.utter_message(text="\n".join(lines), json_message=road_cards(status))
         return done
 
@@ -177,46 +207,55 @@ def said_tail_number(tracker: Tracker) -> Optional[int]:
 def tail_verdict(r: Restriction, tail: int) -> str:
     """Only tail-number rules (武汉's odd/even days) can answer for a tail alone."""
     if r.restricted_tails:
-        return f"限行（{'、'.join(r.areas)} {'、'.join(r.hours)}）" if tail in r.restricted_tails else "不限行"
+        return words("traffic.tail_verdict", join_r_areas='、'.join(r.areas),
+                     join_r_hours='、'.join(r.hours)) if tail in r.restricted_tails else words("traffic.tail_verdict_2")
     if not (r.hours or r.areas):
-        return "不限行"
-    return f"{r.city}不按尾号限行，要看号牌归属地；告诉我完整车牌号可以帮您确认"
+        return words("traffic.tail_verdict_3")
+    return words("traffic.tail_verdict_4", r_city=r.city)
 
 
 def plate_verdict(r: Restriction) -> str:
-    verdict = "限行" if r.restricted else "不限行"
+    verdict = words("traffic.plate_verdict") if r.restricted else words("traffic.plate_verdict_2")
     return verdict if r.reason == verdict else f"{verdict}，{r.reason}"
 
 
 def describe_restriction(r: Restriction, tail: Optional[int]) -> str:
-    lines = [f"{r.city}{day_title(r.date, r.weekday)}限行规定：{r.rule}。"]
+    lines = [words("traffic.describe_restriction",
+                   r_city=r.city,
+                   day_title_r_date_r_weekday=day_title(r.date, r.weekday),
+                   r_rule=r.rule)]
     if r.hours:
-        lines.append(f"限行时段：{'、'.join(r.hours)}；区域：{'、'.join(r.areas)}。")
+        lines.append(words("traffic.describe_restriction_2",
+                           join_r_hours='、'.join(r.hours),
+                           join_r_areas='、'.join(r.areas)))
     elif r.areas:
-        lines.append("当天不限行。")
+        lines.append(words("traffic.describe_restriction_3"))
     if r.restricted_tails:
-        lines.append(f"当天限行尾号：{'、'.join(map(str, r.restricted_tails))}。")
+        lines.append(words("traffic.describe_restriction_4",
+                           join_map_str_r_restricted_tails='、'.join(map(str, r.restricted_tails))))
     if tail is not None:
-        lines.append(f"尾号{tail}：{tail_verdict(r, tail)}。")
+        lines.append(words("traffic.describe_restriction_5", tail=tail, tail_verdict_r_tail=tail_verdict(r, tail)))
     elif r.plate:
         lines.append(f"{r.plate}：{plate_verdict(r)}。")
     elif r.hours or r.areas:
-        lines.append("告诉我车牌号，可以帮您确认某辆车当天能不能开。")
+        lines.append(words("traffic.describe_restriction_6"))
     return "\n".join(lines)
 
 
 def restriction_card(r: Restriction, tail: Optional[int]) -> Dict[str, Any]:
-    fields = [("限行时段", "、".join(r.hours)), ("限行区域", "、".join(r.areas))] if r.hours else []
+    fields = [(words("traffic.restriction_card"), "、".join(r.hours)), (words("traffic.restriction_card_2"),
+                                                                       "、".join(r.areas))] if r.hours else []
     if r.restricted_tails:
-        fields.append(("限行尾号", "、".join(map(str, r.restricted_tails))))
+        fields.append((words("traffic.restriction_card_3"), "、".join(map(str, r.restricted_tails))))
     if tail is not None:
-        fields.append((f"尾号{tail}", tail_verdict(r, tail)))
+        fields.append((words("traffic.restriction_card_4", tail=tail), tail_verdict(r, tail)))
     elif r.plate:
         fields.append((r.plate, plate_verdict(r)))
     if not fields:
-        fields.append(("限行", "当天不限行"))
-    return replies.card_list(f"{r.city}限行", [
-        replies.card(title=f"{r.city}限行 {r.date:%Y-%m-%d} {r.weekday}", subtitle=r.rule, fields=fields)
+        fields.append((words("traffic.restriction_card_5"), words("traffic.restriction_card_6")))
+    return replies.card_list(words("traffic.restriction_card_7", r_city=r.city), [
+        replies.card(title=words("traffic.restriction_card_8", r_city=r.city, r_date=r.date, r_weekday=r.weekday),
+                     subtitle=r.rule, fields=fields)
     ])
 
 

@@ -22,6 +22,7 @@ from actions.backends import call, client_for
 from actions.clients.base import BackendError, RequestRejected
 from actions.clients.transit import Arrivals, Bus, BusLine, Direction, Leg, Place, Route, TransitClient
 from actions.forms import ServiceForm
+from actions.texts import words
 
 SERVICE = "transit"
 PLACE_SLOTS = ("origin", "destination")
@@ -32,7 +33,7 @@ PLACE_FILLERS = re.compile(r"^(?:我(?:现在)?在|我要去|我想去|从|在|�
 PUNCTUATION = re.compile(r"[\s，。、,.!！?？~～]")
 MAX_PLACE_LENGTH = 12  # longer text is a sentence, not a place name
 SIMILAR_SHOWN = 4
-MODE_NAMES = {"metro": "地铁", "bus": "公交"}
+MODE_NAMES = {"metro": words("transit.MODE_NAMES"), "bus": words("transit.MODE_NAMES_2")}
 
 
 def client(tracker: Tracker) -> Optional[TransitClient]:
@@ -41,7 +42,8 @@ def client(tracker: Tracker) -> Optional[TransitClient]:
 
 
 def stop_buttons(line: BusLine) -> List[Dict[str, str]]:
-    return [{"title": stop, "payload": replies.intent_payload("query_bus", bus_line=line.name, bus_stop=stop)} for stop in line.stops]
+    return [{"title": stop, "payload": replies.intent_payload("query_bus", bus_line=line.name,
+                                                              bus_stop=stop)} for stop in line.stops]
 
 
 class TransitForm(ServiceForm):
@@ -105,11 +107,14 @@ async def explain_unknown_line(
     try:
         lines = await call(transit.bus_lines)
     except BackendError:
-        dispatcher.utter_message(text=f"{error.user_message}，请核对线路名。")
+        dispatcher.utter_message(text=words("transit.explain_unknown_line", error_user_message=error.user_message))
         return
     names = [line.name for line in lines]
     dispatcher.utter_message(
-        text=f"{error.user_message}。{tracker.get_slot('city')}可查询的线路有：{'、'.join(names)}。",
+        text=words("transit.explain_unknown_line_2",
+                   error_user_message=error.user_message,
+                   city=tracker.get_slot('city'),
+                   join_names='、'.join(names)),
         buttons=[{"title": name, "payload": replies.intent_payload("inform", bus_line=name)} for name in names],
     )
 
@@ -144,31 +149,36 @@ def asked_stop(tracker: Tracker, line: BusLine) -> Optional[str]:
 
 def describe_bus(bus: Bus) -> str:
     if bus.status == "即将进站":
-        return "即将进站"
+        return words("transit.describe_bus")
     if bus.stops_away is None:
-        return f"{bus.minutes}分钟（未发车）"
-    return f"{bus.minutes}分钟（还有{bus.stops_away}站）"
+        return words("transit.describe_bus_2", bus_minutes=bus.minutes)
+    return words("transit.describe_bus_3", bus_minutes=bus.minutes, bus_stops_away=bus.stops_away)
 
 
 def describe_direction(direction: Direction) -> str:
     buses = "；".join(describe_bus(b) for b in direction.buses) or direction.note
-    return f"开往{direction.towards}：{buses}"
+    return words("transit.describe_direction", direction_towards=direction.towards, buses=buses)
 
 
 def bus_due(bus: Bus) -> str:
-    return "即将进站" if bus.status == "即将进站" else f"{bus.minutes} 分钟"
+    return words("transit.bus_due") if bus.status == "即将进站" else words("transit.bus_due_2", bus_minutes=bus.minutes)
 
 
 def direction_card(direction: Direction, arrivals: Arrivals, line: BusLine) -> Dict[str, Any]:
-    fields: List[Tuple[str, str]] = [("状态", direction.note)]
+    fields: List[Tuple[str, str]] = [(words("transit.direction_card"), direction.note)]
     if direction.buses:
         first, later = direction.buses[0], direction.buses[1:2]
-        fields = [("下一班", bus_due(first)),
-                  ("距离", "未发车" if first.stops_away is None else f"{first.stops_away} 站")]
-        fields += [("再下一班", bus_due(bus)) for bus in later]
+        fields = [(words("transit.direction_card_2"), bus_due(first)),
+                  (words("transit.direction_card_3"),
+                   words("transit.direction_card_4") if first.stops_away is None else words("transit.direction_card_5",
+                                                                      first_stops_away=first.stops_away))]
+        fields += [(words("transit.direction_card_6"), bus_due(bus)) for bus in later]
     return replies.card(
-        title=f"开往{direction.towards}",
-        subtitle=f"{arrivals.stop}站 · 首班 {line.first_bus} · 末班 {line.last_bus}",
+        title=words("transit.direction_card_7", direction_towards=direction.towards),
+        subtitle=words("transit.direction_card_8",
+                       arrivals_stop=arrivals.stop,
+                       line_first_bus=line.first_bus,
+                       line_last_bus=line.last_bus),
         fields=fields,
     )
 
@@ -176,24 +186,37 @@ def direction_card(direction: Direction, arrivals: Arrivals, line: BusLine) -> D
 def reply_arrivals(dispatcher: CollectingDispatcher, line: BusLine, arrivals: Arrivals) -> None:
     lines = [describe_direction(d) for d in arrivals.directions]
     dispatcher.utter_message(
-        text="\n".join([f"{line.name} {arrivals.stop}站 实时到站（{arrivals.updated_at:%H:%M}更新）：", *lines]),
-        buttons=[{"title": "刷新", "payload": replies.intent_payload("query_bus", bus_line=line.name, bus_stop=arrivals.stop)}],
-        json_message=replies.card_list(f"{line.name} · {arrivals.stop}站",
+        text="\n".join([words("transit.reply_arrivals",
+                              line_name=line.name,
+                              arrivals_stop=arrivals.stop,
+                              arrivals_updated_at=arrivals.updated_at), *lines]),
+        buttons=[{"title": words("transit.reply_arrivals_2"),
+                  "payload": replies.intent_payload("query_bus", bus_line=line.name, bus_stop=arrivals.stop)}],
+        json_message=replies.card_list(words("transit.reply_arrivals_3",
+                                             line_name=line.name,
+                                             arrivals_stop=arrivals.stop),
                                        [direction_card(d, arrivals, line) for d in arrivals.directions]),
     )
 
 
 def reply_line(dispatcher: CollectingDispatcher, line: BusLine, lead: str = "") -> None:
     """First/last bus and the stops, which are buttons for their arrivals."""
-    text = (f"{lead}{line.name}：首班 {line.first_bus}，末班 {line.last_bus}。\n"
-            f"途经 {len(line.stops)} 站：{' → '.join(line.stops)}。\n点选站点可查看实时到站。")
+    text = (words("transit.reply_line",
+                  lead=lead,
+                  line_name=line.name,
+                  line_first_bus=line.first_bus,
+                  line_last_bus=line.last_bus,
+                  len_line_stops=len(line.stops),
+                  join_line_stops=' → '.join(line.stops)))
     dispatcher.utter_message(
         text=text,
         buttons=stop_buttons(line),
         json_message=replies.card_list(line.name, [replies.card(
             title=line.name,
             subtitle=f"{line.stops[0]} ⇄ {line.stops[-1]}",
-            fields=[("首班", line.first_bus), ("末班", line.last_bus), ("站数", f"{len(line.stops)} 站")],
+            fields=[(words("transit.reply_line_2"), line.first_bus), (words("transit.reply_line_3"), line.last_bus),
+                    (words("transit.reply_line_4"), words("transit.reply_line_5",
+                                                                                len_line_stops=len(line.stops)))],
         )]),
     )
 
@@ -215,7 +238,7 @@ class ActionQueryBus(Action):
             if stop is None:
                 reply_line(dispatcher, line)
             elif stop not in line.stops:
-                reply_line(dispatcher, line, lead=f"{line.name}不经过“{stop}”站。")
+                reply_line(dispatcher, line, lead=words("transit.ActionQueryBus", line_name=line.name, stop=stop))
             else:
                 reply_arrivals(dispatcher, line, await call(transit.arrivals, line.name, stop))
         except RequestRejected as error:
@@ -282,7 +305,7 @@ class ValidateRouteForm(TransitForm):
     def validate_place(slot: str, value: Any, dispatcher: CollectingDispatcher) -> Dict[Text, Any]:
         place = clean_place(value)
         if place is None:
-            dispatcher.utter_message(text="请说一个具体的地点，例如地铁站、公交站或地标的名字。")
+            dispatcher.utter_message(text=words("transit.ValidateRouteForm.validate_place"))
         return {slot: place}
 
     async def check_together(
@@ -299,7 +322,8 @@ class ValidateRouteForm(TransitForm):
             if error.code == "unknown_place":
                 return await explain_unknown_place(error, transit, dispatcher, tracker)
             if error.code == "same_place":
-                dispatcher.utter_message(text=f"{error.user_message}，请换一个目的地。")
+                dispatcher.utter_message(text=words("transit.ValidateRouteForm.check_together",
+                                                    error_user_message=error.user_message))
                 return [SlotSet("destination", None)]
             return []  # e.g. no route between known places: the answer says so
         except BackendError as error:
@@ -316,8 +340,8 @@ async def explain_unknown_place(
     unknown = named or list(PLACE_SLOTS)
     slot = unknown[0]
     similar = await similar_places(transit, tracker.get_slot(slot))
-    hint = (f"您是不是要找：{'、'.join(similar)}？" if similar
-            else "可以换个说法，例如说地铁站、公交站或附近地标的名字。")
+    hint = (words("transit.explain_unknown_place", join_similar='、'.join(similar)) if similar
+            else words("transit.explain_unknown_place_2"))
     dispatcher.utter_message(
         text=f"{error.user_message}。{hint}",
         buttons=[{"title": name, "payload": replies.intent_payload("inform", **{slot: name})} for name in similar],
@@ -341,8 +365,8 @@ def place_label(place: Place) -> str:
 
 def walk(leg: Leg) -> str:
     if leg.origin == leg.destination:  # the bus stop and the station share the name
-        return f"在{leg.origin}步行换乘"
-    return f"步行：{leg.origin} → {leg.destination}"
+        return words("transit.walk", leg_origin=leg.origin)
+    return words("transit.walk_2", leg_origin=leg.origin, leg_destination=leg.destination)
 
 
 def ride(leg: Leg) -> str:
@@ -351,32 +375,52 @@ def ride(leg: Leg) -> str:
 
 def describe_leg(leg: Leg) -> str:
     if leg.mode == "walk":
-        return f"{walk(leg)}，约{leg.minutes}分钟"
-    return (f"{ride(leg)}：{leg.origin} → {leg.destination}"
-            f"（开往{leg.towards}方向，{leg.stop_count}站，约{leg.minutes}分钟）")
+        return words("transit.describe_leg", walk_leg=walk(leg), leg_minutes=leg.minutes)
+    return (words("transit.describe_leg_2",
+                  ride_leg=ride(leg),
+                  leg_origin=leg.origin,
+                  leg_destination=leg.destination,
+                  leg_towards=leg.towards,
+                  leg_stop_count=leg.stop_count,
+                  leg_minutes=leg.minutes))
 
 
 def leg_card(leg: Leg) -> Dict[str, Any]:
     if leg.mode == "walk":
-        return replies.card(title="步行换乘", subtitle=walk(leg),
-                            fields=[("用时", f"约 {leg.minutes} 分钟")])
+        return replies.card(title=words("transit.leg_card"), subtitle=walk(leg),
+                            fields=[(words("transit.leg_card_2"), words("transit.leg_card_3",
+                                                                        leg_minutes=leg.minutes))])
     return replies.card(
         title=ride(leg),
-        subtitle=f"{leg.origin} → {leg.destination} · 开往{leg.towards}方向",
-        fields=[("乘坐", f"{leg.stop_count} 站"), ("用时", f"约 {leg.minutes} 分钟"), ("途经", "、".join(leg.stops))],
+        subtitle=words("transit.leg_card_4",
+                       leg_origin=leg.origin,
+                       leg_destination=leg.destination,
+                       leg_towards=leg.towards),
+        fields=[(words("transit.leg_card_5"), words("transit.leg_card_6", leg_stop_count=leg.stop_count)),
+                (words("transit.leg_card_7"), words("transit.leg_card_8",
+                                                    leg_minutes=leg.minutes)), (words("transit.leg_card_9"),
+                                                                                "、".join(leg.stops))],
     )
 
 
 def reply_route(dispatcher: CollectingDispatcher, route: Route) -> None:
-    transfers = "无需换乘" if route.transfers == 0 else f"换乘{route.transfers}次"
-    summary = f"{place_label(route.origin)} → {place_label(route.destination)}：约{route.minutes}分钟，{transfers}"
+    transfers = words("transit.reply_route") if route.transfers == 0 else words("transit.reply_route_2",
+                                                                                route_transfers=route.transfers)
+    summary = words("transit.reply_route_3",
+                    place_label_route_origin=place_label(route.origin),
+                    place_label_route_destination=place_label(route.destination),
+                    route_minutes=route.minutes,
+                    transfers=transfers)
     if route.stations_count:
-        summary += f"，地铁共{route.stations_count}站"
+        summary += words("transit.reply_route_4", route_stations_count=route.stations_count)
     steps = [f"{i}. {describe_leg(leg)}" for i, leg in enumerate(route.legs, 1)]
     dispatcher.utter_message(
         text="\n".join([f"{summary}：", *steps]),
         json_message=replies.card_list(
-            f"{route.origin.query} → {route.destination.query} · 约 {route.minutes} 分钟",
+            words("transit.reply_route_5",
+                  route_origin_query=route.origin.query,
+                  route_destination_query=route.destination.query,
+                  route_minutes=route.minutes),
             [leg_card(leg) for leg in route.legs],
         ),
     )

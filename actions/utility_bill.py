@@ -13,23 +13,22 @@ from decimal import Decimal
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ActiveLoop, EventType, SlotSet
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions import replies
+from actions import confirmation, replies
 from actions.backends import call, client_for, idempotency_key
 from actions.clients.base import BackendError, RequestRejected
 from actions.clients.utility import Bill, UtilityAccount, UtilityClient
 from actions.forms import ServiceForm
+from actions.texts import words
 from common import gazetteer
 
 SERVICE = "utility"
 ACCOUNT_SLOTS = ("city", "utility_type", "account_number")
 RECENT_MONTHS = 6
 ACCOUNT_PATTERN = re.compile(r"\d{8,16}")
-# Ends the form from its ask action, when there is nothing the citizen could confirm.
-END_FORM: List[EventType] = [SlotSet("requested_slot", None), ActiveLoop(None)]
 
 
 # ------------------------------------------------------------- wording
@@ -59,12 +58,12 @@ def mask_account(number: str) -> str:
 
 def month_label(month: str) -> str:
     """2026-10 -> 2026年10月."""
-    return f"{month[:4]}年{int(month[5:])}月"
+    return words("utility_bill.month_label", month_4=month[:4], int_month_5=int(month[5:]))
 
 
 
 def state(bill: Bill) -> str:
-    return "已缴" if bill.paid else "未缴"
+    return words("utility_bill.state") if bill.paid else words("utility_bill.state_2")
 
 
 def describe(bill: Bill) -> str:
@@ -73,16 +72,20 @@ def describe(bill: Bill) -> str:
 
 def pay_button(account: UtilityAccount) -> Dict[str, str]:
     """Pays this very account, also from a card clicked later in the conversation."""
-    return {"title": "缴费", "payload": replies.intent_payload(
+    return {"title": words("utility_bill.pay_button"), "payload": replies.intent_payload(
         "pay_bill", utility_type=account.utility_type, account_number=account.account_number)}
 
 
 def bill_card(account: UtilityAccount, bill: Bill) -> Dict[str, Any]:
     return replies.card(
         title=f"{month_label(bill.month)} {label(account.utility_type)}",
-        subtitle=f"户号 {mask_account(account.account_number)} · {account.company}",
-        fields=[("金额", replies.yuan(bill.amount)), ("用量", f"{bill.usage} {bill.unit}"),
-                ("缴费截止", bill.due_date.isoformat()), ("状态", state(bill))],
+        subtitle=words("utility_bill.bill_card",
+                       mask_account_account_account_number=mask_account(account.account_number),
+                       account_company=account.company),
+        fields=[(words("utility_bill.bill_card_2"), replies.yuan(bill.amount)),
+                (words("utility_bill.bill_card_3"), f"{bill.usage} {bill.unit}"),
+                (words("utility_bill.bill_card_4"), bill.due_date.isoformat()),
+                (words("utility_bill.bill_card_5"), state(bill))],
         buttons=[] if bill.paid else [pay_button(account)],
     )
 
@@ -94,8 +97,9 @@ def arrears_text(account: UtilityAccount) -> str:
 
 def nothing_due(account: UtilityAccount, dispatcher: CollectingDispatcher) -> None:
     dispatcher.utter_message(
-        text=f"户号 {mask_account(account.account_number)} 的{label(account.utility_type)}目前没有欠费，"
-        "无需缴费。"
+        text=words("utility_bill.nothing_due",
+                   mask_account_account_account_number=mask_account(account.account_number),
+                   label_account_utility_type=label(account.utility_type))
     )
 
 
@@ -103,7 +107,7 @@ def nothing_due(account: UtilityAccount, dispatcher: CollectingDispatcher) -> No
 def client(city: Optional[str]) -> UtilityClient:
     found = client_for(UtilityClient, city, SERVICE)
     if found is None:
-        raise RequestRejected(f"{city or '该城市'}暂未开通水电燃气线上服务", 404, "not_served")
+        raise RequestRejected(words("utility_bill.client", city_or=city or '该城市'), 404, "not_served")
     return found
 
 
@@ -119,6 +123,11 @@ def explain(error: BackendError, dispatcher: CollectingDispatcher) -> None:
         dispatcher.utter_message(text=f"{error.user_message}。")
     else:
         replies.backend_failure(dispatcher, error)
+
+
+def account_subject(tracker: Tracker) -> Dict[str, Any]:
+    """Which account of which company a confirmation is about."""
+    return {slot: tracker.get_slot(slot) for slot in ACCOUNT_SLOTS}
 
 
 # ---------------------------------------------------------------- forms
@@ -138,7 +147,7 @@ class ValidateBillForm(ServiceForm):
     ) -> Dict[Text, Any]:
         utility_type = canonical_utility_type(value)
         if utility_type is None:
-            dispatcher.utter_message(text=f"“{value}”不是可查的费用，目前支持水费、电费和燃气费。")
+            dispatcher.utter_message(text=words("utility_bill.ValidateBillForm.validate_utility_type", value=value))
             return {"utility_type": None}
         return await self.recheck_account({"utility_type": utility_type}, dispatcher, tracker)
 
@@ -148,7 +157,7 @@ class ValidateBillForm(ServiceForm):
         number = canonical_account(value)
         if number is None:
             dispatcher.utter_message(
-                text=f"“{value}”不像缴费户号：户号一般是8到16位数字，印在纸质账单或缴费通知上，请核对后再输入。"
+                text=words("utility_bill.ValidateBillForm.validate_account_number", value=value)
             )
             return {"account_number": None}
         return await self.check_account({"account_number": number}, dispatcher, tracker)
@@ -188,7 +197,7 @@ class ValidateBillForm(ServiceForm):
 class ValidatePayBillForm(ValidateBillForm):
     form = "pay_bill_form"
     final_slots = ["confirmed"]
-    transient_slots = ["confirmed", "bill_amount"]
+    transient_slots = ["confirmed", confirmation.TERMS_SLOT]
 
     def account_found(self, account: UtilityAccount, dispatcher: CollectingDispatcher) -> Dict[Text, Any]:
         """Nothing due: say so and end the form instead of asking for a confirmation."""
@@ -216,14 +225,19 @@ class ActionQueryBill(Action):
         except BackendError as error:
             explain(error, dispatcher)
             return []
-        owner = f"{account.company} 户号 {mask_account(account.account_number)}（{account.holder}）"
-        status = (f"欠费 {arrears_text(account)}，点“缴费”即可在线缴纳。" if account.arrears > 0
-                  else "目前没有欠费。")
+        owner = words("utility_bill.ActionQueryBill",
+                      account_company=account.company,
+                      mask_account_account_account_number=mask_account(account.account_number),
+                      account_holder=account.holder)
+        status = (words("utility_bill.ActionQueryBill_2", arrears_text_account=arrears_text(account))
+                  if account.arrears > 0 else words("utility_bill.ActionQueryBill_3"))
         lines = [describe(b) for b in account.bills]
         dispatcher.utter_message(
-            text="\n".join([f"{owner}：{status}", f"最近 {len(lines)} 个月账单：", *lines]),
+            text="\n".join([f"{owner}：{status}", words("utility_bill.ActionQueryBill_4", len_lines=len(lines)),
+                            *lines]),
             buttons=[pay_button(account)] if account.arrears > 0 else [],
-            json_message=replies.card_list(f"{label(account.utility_type)}账单",
+            json_message=replies.card_list(words("utility_bill.ActionQueryBill_5",
+                                                 label_account_utility_type=label(account.utility_type)),
                                            [bill_card(account, b) for b in account.bills]),
         )
         return []
@@ -242,17 +256,20 @@ class ActionAskPayBillFormConfirmed(Action):
             account = await fetch(tracker, months=1)
         except BackendError as error:
             explain(error, dispatcher)
-            return END_FORM
+            return confirmation.END_FORM
         if account.arrears <= 0:  # paid elsewhere since the account was checked
             nothing_due(account, dispatcher)
-            return END_FORM
+            return confirmation.END_FORM
         dispatcher.utter_message(
-            text=f"请确认缴纳{label(account.utility_type)}：{account.company}，"
-            f"户号 {mask_account(account.account_number)}（{account.holder}），"
-            f"应缴 {arrears_text(account)}。",
+            text=words("utility_bill.ActionAskPayBillFormConfirmed",
+                       label_account_utility_type=label(account.utility_type),
+                       account_company=account.company,
+                       mask_account_account_account_number=mask_account(account.account_number),
+                       account_holder=account.holder,
+                       arrears_text_account=arrears_text(account)),
             buttons=replies.CONFIRM_BUTTONS,
         )
-        return [SlotSet("bill_amount", str(account.arrears))]  # what the payment must match
+        return [confirmation.remember(account_subject(tracker), amount=account.arrears)]
 
 
 class ActionPayBill(Action):
@@ -262,30 +279,39 @@ class ActionPayBill(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
-        done: List[EventType] = [SlotSet("confirmed", None), SlotSet("bill_amount", None)]
+        done = list(confirmation.CLEARED)
         city, utility_type, number = (tracker.get_slot(s) for s in ACCOUNT_SLOTS)
         if tracker.get_slot("confirmed") is not True or not (city and utility_type and number):
             return done
-        # The backend refuses if the bill is no longer the sum the citizen confirmed.
-        confirmed_amount = tracker.get_slot("bill_amount")
+        terms = confirmation.confirmed_terms(tracker, account_subject(tracker))
+        if terms is None:
+            return confirmation.refuse_unconfirmed(dispatcher, words("utility_bill.ActionPayBill"))
+        # The company refuses if the bill is no longer the sum the citizen confirmed.
         try:
-            paid = await call(client(city).pay, number,
-                              Decimal(confirmed_amount) if confirmed_amount else None,
-                              idempotency_key=idempotency_key(tracker, city, number))
+            paid = await call(client(city).pay, number, Decimal(terms["amount"]),
+                              idempotency_key=idempotency_key(tracker, city, number, terms["amount"]))
         except BackendError as error:
-            explain(error, dispatcher)
+            confirmation.not_done(dispatcher, error, words("utility_bill.ActionPayBill_2"))
             return done
         kind = label(utility_type)
         months = "、".join(month_label(m) for m in paid.months)
-        left = f"仍欠 {replies.yuan(paid.arrears_after)}" if paid.arrears_after > 0 else "已无欠费"
+        left = (words("utility_bill.ActionPayBill_3", yuan_paid_arrears_after=replies.yuan(paid.arrears_after))
+                if paid.arrears_after > 0 else words("utility_bill.ActionPayBill_4"))
         dispatcher.utter_message(
-            text=f"缴费成功！户号 {mask_account(paid.account_number)} 的{kind} {replies.yuan(paid.amount)}已缴纳"
-            f"（{months}），{left}。缴费编号 {paid.payment_id}。",
-            json_message=replies.card_list("缴费回执", [replies.card(
-                title=f"{kind}缴费成功",
+            text=words("utility_bill.ActionPayBill_5",
+                       mask_account_paid_account_number=mask_account(paid.account_number),
+                       kind=kind,
+                       yuan_paid_amount=replies.yuan(paid.amount),
+                       months=months,
+                       left=left,
+                       paid_payment_id=paid.payment_id),
+            json_message=replies.card_list(words("utility_bill.ActionPayBill_6"), [replies.card(
+                title=words("utility_bill.ActionPayBill_7", kind=kind),
                 subtitle=f"{paid.paid_at:%Y-%m-%d %H:%M}",
-                fields=[("户号", mask_account(paid.account_number)), ("金额", replies.yuan(paid.amount)),
-                        ("账期", months), ("缴费编号", paid.payment_id)],
+                fields=[(words("utility_bill.ActionPayBill_8"), mask_account(paid.account_number)),
+                        (words("utility_bill.ActionPayBill_9"), replies.yuan(paid.amount)),
+                        (words("utility_bill.ActionPayBill_10"), months),
+                        (words("utility_bill.ActionPayBill_11"), paid.payment_id)],
             )]),
         )
         return done

@@ -18,44 +18,59 @@ from actions.backends import call, client_for
 from actions.clients.base import BackendError, RequestRejected
 from actions.clients.weather import DayForecast, WeatherClient
 from actions.forms import ServiceForm
-from actions.days import day_label, day_title
-from actions.traffic import requested_date
+from actions.texts import words
+from actions.traffic import day_label, day_title, requested_date
 
 RAIN_LIKELY = 50  # precipitation probability (%) from which an umbrella is advised
 HOT, COLD = 35, 5  # °C
 
 
 def sky(d: DayForecast) -> str:
-    return d.condition_day if d.condition_day == d.condition_night else f"{d.condition_day}转{d.condition_night}"
+    return d.condition_day if d.condition_day == d.condition_night else words("weather.sky",
+                                                                              d_condition_day=d.condition_day,
+                                                                              d_condition_night=d.condition_night)
 
 
 def advice(d: DayForecast) -> str:
     """What to take or watch out for, only when the day calls for it."""
     tips = []
     if d.precipitation_probability >= RAIN_LIKELY:
-        tips.append("出门记得带伞")
+        tips.append(words("weather.advice"))
     if d.temp_high >= HOT:
-        tips.append("注意防暑")
+        tips.append(words("weather.advice_2"))
     if d.temp_low <= COLD:
-        tips.append("注意保暖")
+        tips.append(words("weather.advice_3"))
     return f"{'，'.join(tips)}。" if tips else ""
 
 
 def describe_day(d: DayForecast) -> str:
-    return (f"{sky(d)}，{d.temp_low}~{d.temp_high}℃，降水概率{d.precipitation_probability}%，"
-            f"{d.wind}，空气{d.aqi_level}（AQI {d.aqi}）")
+    return (words("weather.describe_day",
+                  sky_d=sky(d),
+                  d_temp_low=d.temp_low,
+                  d_temp_high=d.temp_high,
+                  d_precipitation_probability=d.precipitation_probability,
+                  d_wind=d.wind,
+                  d_aqi_level=d.aqi_level,
+                  d_aqi=d.aqi))
 
 
 def week_line(d: DayForecast) -> str:
-    return f"{day_label(d.date)} {d.weekday} {sky(d)} {d.temp_low}~{d.temp_high}℃ 降水{d.precipitation_probability}%"
+    return words("weather.week_line",
+                 day_label_d_date=day_label(d.date),
+                 d_weekday=d.weekday,
+                 sky_d=sky(d),
+                 d_temp_low=d.temp_low,
+                 d_temp_high=d.temp_high,
+                 d_precipitation_probability=d.precipitation_probability)
 
 
 def day_card(d: DayForecast) -> Dict[str, Any]:
     return replies.card(
         title=f"{day_label(d.date)} {d.weekday}",
         subtitle=sky(d),
-        fields=[("气温", f"{d.temp_low}~{d.temp_high}℃"), ("降水概率", f"{d.precipitation_probability}%"),
-                ("风力", d.wind), ("空气质量", f"{d.aqi_level}（AQI {d.aqi}）")],
+        fields=[(words("weather.day_card"), f"{d.temp_low}~{d.temp_high}℃"),
+                (words("weather.day_card_2"), f"{d.precipitation_probability}%"),
+                (words("weather.day_card_3"), d.wind), (words("weather.day_card_4"), f"{d.aqi_level}（AQI {d.aqi}）")],
     )
 
 
@@ -103,15 +118,18 @@ class ActionQueryWeather(Action):
     def one_day(dispatcher: CollectingDispatcher, city: str, d: DayForecast) -> None:
         dispatcher.utter_message(
             text=f"{city}{day_title(d.date, d.weekday)}：{describe_day(d)}。{advice(d)}",
-            json_message=replies.card_list(f"{city}天气", [day_card(d)]),
+            json_message=replies.card_list(words("weather.ActionQueryWeather.one_day", city=city), [day_card(d)]),
         )
 
     @staticmethod
     def week(dispatcher: CollectingDispatcher, city: str, days: List[DayForecast], note: str = "") -> None:
-        lines = [f"{note}{city}未来{len(days)}天天气：", *map(week_line, days)]
+        lines = [words("weather.ActionQueryWeather.week", note=note, city=city, len_days=len(days)),
+                 *map(week_line, days)]
         tip = advice(days[0])
         if tip:
-            lines.append(f"今天{tip}")
+            lines.append(words("weather.ActionQueryWeather.week_2", tip=tip))
         dispatcher.utter_message(text="\n".join(lines),
-                                 json_message=replies.card_list(f"{city}未来{len(days)}天天气",
+                                 json_message=replies.card_list(words("weather.ActionQueryWeather.week_3",
+                                                                      city=city,
+                                                                      len_days=len(days)),
                                                                 [day_card(d) for d in days]))

@@ -180,6 +180,28 @@ def yuan(fen: int) -> float:
     return round(fen / 100, 2)
 
 
+def confirmed_fen(body: Mapping[str, Any], name: str = "amount") -> int:
+    """The sum the citizen confirmed (yuan) in fen: a payment never charges "whatever is due"."""
+    if name not in body:
+        raise ApiError(400, f"missing_{name}", f"缺少确认的金额（{name}），无法核对应缴数额，未办理")
+    value = body[name]
+    invalid = ApiError(400, f"invalid_{name}", f"{name} 应为正的金额数字（元）")
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise invalid
+    try:
+        fen = round(float(value) * 100)
+    except ValueError:
+        raise invalid from None
+    if fen <= 0:
+        raise invalid
+    return fen
+
+
+def money_text(fen: int) -> str:
+    """Money in a message as people write it: 236 元, 236.5 元, not 236.0."""
+    return f"{fen / 100:.2f}".rstrip("0").rstrip(".")
+
+
 def stable_rng(*parts: Any) -> random.Random:
     """A Random seeded by its arguments, the same in every process (unlike hash())."""
     digest = hashlib.sha256("|".join(map(str, parts)).encode("utf-8")).digest()

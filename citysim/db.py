@@ -11,13 +11,14 @@ import sqlite3
 from pathlib import Path
 from typing import Union
 
-from citysim import hospital, hotline, social, utility, violation
+from citysim import hospital, hotline, identity, social, utility, violation
 from citysim.core import CITIES, IDEMPOTENCY_SCHEMA
 
-SCHEMAS = (IDEMPOTENCY_SCHEMA, violation.SCHEMA, utility.SCHEMA, hospital.SCHEMA, social.SCHEMA, hotline.SCHEMA)
+SCHEMAS = (IDEMPOTENCY_SCHEMA, identity.SCHEMA, violation.SCHEMA, utility.SCHEMA, hospital.SCHEMA, social.SCHEMA,
+           hotline.SCHEMA)
 SEEDERS = (violation.seed, utility.seed, hospital.seed, social.seed)
 META_SCHEMA = "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"  # 2: the identity check shared by services
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -45,9 +46,20 @@ def _build(path: Path) -> None:
     os.replace(scratch, path)
 
 
+def _version(path: Path) -> str:
+    conn = _connect(path)
+    try:
+        return conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
+    except (sqlite3.Error, TypeError):
+        return ""
+    finally:
+        conn.close()
+
+
 def open_db(path: Union[str, Path]) -> sqlite3.Connection:
+    """The simulated city's data; a database of an older schema is built anew (it is only seed data)."""
     path = Path(path)
-    if not path.exists():
+    if not path.exists() or _version(path) != SCHEMA_VERSION:
         path.parent.mkdir(parents=True, exist_ok=True)
         _build(path)
     return _connect(path)

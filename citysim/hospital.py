@@ -14,11 +14,12 @@ from typing import Any, Dict, List, Optional, Tuple
 from aiohttp import web
 
 from common import gazetteer
+from citysim import identity
 from common.dates import CHINA
-from citysim.core import (DB, WEEKDAYS, ApiError, City, city_of, field, idempotent, json_body, now,
-                              query, reply, stable_rng, yuan)
+from citysim.core import (DB, WEEKDAYS, ApiError, City, city_of, confirmed_fen, field, idempotent, json_body,
+                          money_text, now, query, reply, stable_rng, yuan)
 from common.gazetteer import Hospital
-from common.codes import PHONE_PATTERN, canonical_id_number, mask_id_number, mask_phone
+from common.codes import mask_id_number, mask_phone
 
 SCHEMA = """
 CREATE TABLE doctor (
@@ -146,6 +147,7 @@ def _parse_date(text: str) -> date:
 
 
 routes = web.RouteTableDef()
+identity.add_routes(routes, id_required=True)
 
 
 @routes.get("/hospitals")
@@ -211,13 +213,8 @@ def _appointment_json(row: sqlite3.Row) -> Dict[str, Any]:
 
 def _patient(body: Dict[str, Any]) -> Tuple[str, str, str]:
     name = field(body, "patient_name")
-    id_number = canonical_id_number(field(body, "id_number"))
-    if id_number is None:
-        raise ApiError(400, "invalid_id_number", "身份证号码不正确，请核对")
-    phone = field(body, "phone")
-    if not PHONE_PATTERN.fullmatch(phone):
-        raise ApiError(400, "invalid_phone", "手机号码应为11位数字")
-    return name, id_number, phone
+    id_number, phone = identity.claimed_identity(body)
+    return name, id_number or "", phone
 
 
 @routes.post("/appointments")
@@ -245,6 +242,8 @@ async def book(request: web.Request) -> web.Response:
             (id_number, day.isoformat(), doctor["hospital"], doctor["department"])).fetchone()
         if same_day:
             raise ApiError(409, "already_booked", "您当天已预约过该科室，不能重复挂号")
+        if confirmed_fen(body, "fee") != doctor["fee_fen"]:
+            raise ApiError(409, "fee_mismatch", f"挂号费与号源不符，该号源挂号费为 {money_text(doctor['fee_fen'])} 元")
         if _booked(conn, doctor["doctor_id"], day.isoformat(), period) >= doctor["capacity"]:
             raise ApiError(409, "slot_full", "该时段号源已约满，请选择其他时段或医生")
         queue = conn.execute("SELECT COUNT(*) FROM appointment WHERE doctor_id = ? AND date = ? AND time_period = ?",
@@ -262,21 +261,21 @@ async def book(request: web.Request) -> web.Response:
 
 @routes.get("/appointments")
 async def list_appointments(request: web.Request) -> web.Response:
+    """The appointments booked with the ID number and phone the citizen proved (SMS code)."""
     city = city_of(request)
-    id_number, phone = query(request, "id_number", False), query(request, "phone", False)
-    if not id_number and not phone:
-        raise ApiError(400, "missing_parameter", "请提供身份证号（id_number）或手机号（phone）")
+    proven = identity.verified(request, city, "查询预约记录")
     rows = request.app[DB].execute(
-        _APPOINTMENTS + "WHERE d.city = ? AND (a.id_number = ? OR a.phone = ?) ORDER BY a.date, a.time_period",
-        (city.code, (id_number or "").upper(), phone or "")).fetchall()
+        _APPOINTMENTS + "WHERE d.city = ? AND a.id_number = ? AND a.phone = ? ORDER BY a.date, a.time_period",
+        (city.code, proven["id_number"] or "", proven["phone"])).fetchall()
     return reply({"appointments": [_appointment_json(r) for r in rows]})
 
 
 @routes.post("/appointments/{appointment_id}/cancel")
 async def cancel(request: web.Request) -> web.Response:
-    """Only the patient (same ID number or phone) may cancel, and only before the session starts."""
+    """Only the patient (proven phone, same ID number) may cancel, and only before the session starts."""
     city = city_of(request)
-    body = await json_body(request)
+    proven = identity.verified(request, city, "取消预约")
+    body = await json_body(request) if request.can_read_body else {}
     appointment_id = request.match_info["appointment_id"]
     moment = now(request)
 
@@ -285,9 +284,8 @@ async def cancel(request: web.Request) -> web.Response:
                            (appointment_id, city.code)).fetchone()
         if row is None:
             raise ApiError(404, "appointment_not_found", f"未找到预约记录 {appointment_id}")
-        owner = {row["id_number"], row["phone"]}
-        if not {str(body.get("id_number", "")).upper(), str(body.get("phone", ""))} & owner:
-            raise ApiError(403, "not_owner", "身份证号或手机号与预约人不符，无法取消")
+        if (row["id_number"], row["phone"]) != (proven["id_number"], proven["phone"]):
+            raise ApiError(403, "not_owner", "验证的身份与预约人不符，无法取消")
         if row["status"] == "booked":
             starts = datetime.combine(date.fromisoformat(row["date"]), PERIODS[row["time_period"]][0], CHINA)
             if moment >= starts:

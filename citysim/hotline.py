@@ -6,13 +6,15 @@ the clock shows every stage.
 """
 from __future__ import annotations
 
+import secrets
 import sqlite3
 from datetime import datetime, timedelta
 from typing import Any, Dict, List, Tuple
 
 from aiohttp import web
 
-from citysim.core import DB, ApiError, city_of, field, idempotent, json_body, now, parse_datetime, query, reply
+from citysim import identity
+from citysim.core import DB, ApiError, city_of, field, idempotent, json_body, now, parse_datetime, reply
 from common.codes import PHONE_PATTERN, mask_phone
 
 SCHEMA = """
@@ -42,6 +44,7 @@ CATEGORIES: Dict[str, str] = {
 DISPATCH_AFTER = timedelta(hours=2)
 CLOSE_AFTER = timedelta(hours=48)
 MAX_DESCRIPTION = 500
+TICKET_DIGITS = 8
 
 
 def _progress(created: datetime, department: str, moment: datetime) -> List[Dict[str, str]]:
@@ -73,6 +76,15 @@ def _ticket_json(row: sqlite3.Row, moment: datetime) -> Dict[str, Any]:
 
 
 routes = web.RouteTableDef()
+identity.add_routes(routes, id_required=False)
+
+
+def new_ticket_id(conn: sqlite3.Connection, abbr: str, moment: datetime) -> str:
+    """City, day and 8 random digits: the number alone shows a ticket, so it must not be guessable."""
+    while True:
+        ticket_id = f"{abbr}{moment:%Y%m%d}{secrets.randbelow(10 ** TICKET_DIGITS):0{TICKET_DIGITS}d}"
+        if conn.execute("SELECT 1 FROM ticket WHERE ticket_id = ?", (ticket_id,)).fetchone() is None:
+            return ticket_id
 
 
 @routes.post("/tickets")
@@ -90,9 +102,7 @@ async def create_ticket(request: web.Request) -> web.Response:
     moment = now(request)
 
     def register(conn: sqlite3.Connection) -> Tuple[int, Dict[str, Any]]:
-        prefix = f"{city.abbr}{moment:%Y%m%d}"
-        serial = conn.execute("SELECT COUNT(*) FROM ticket WHERE ticket_id LIKE ?", (prefix + "%",)).fetchone()[0]
-        ticket_id = f"{prefix}{serial + 1:03d}"
+        ticket_id = new_ticket_id(conn, city.abbr, moment)
         conn.execute("INSERT INTO ticket VALUES (?, ?, ?, ?, ?, ?, ?)",
                      (ticket_id, city.code, category, description, location, phone, moment.isoformat()))
         row = conn.execute("SELECT * FROM ticket WHERE ticket_id = ?", (ticket_id,)).fetchone()
@@ -114,9 +124,10 @@ async def get_ticket(request: web.Request) -> web.Response:
 
 @routes.get("/tickets")
 async def list_tickets(request: web.Request) -> web.Response:
+    """The tickets left with the phone the citizen proved (SMS code), never by a number alone."""
     city = city_of(request)
-    phone = query(request, "phone")
+    proven = identity.verified(request, city, "按手机号查询工单")
     rows = request.app[DB].execute("SELECT * FROM ticket WHERE city = ? AND phone = ? ORDER BY created_at DESC",
-                                   (city.code, phone)).fetchall()
+                                   (city.code, proven["phone"])).fetchall()
     moment = now(request)
     return reply({"tickets": [_ticket_json(r, moment) for r in rows]})

@@ -1,21 +1,20 @@
 """Social insurance (社保) and housing fund (公积金) behind identity verification.
 
 A citizen proves who they are with the ID number and the phone number on
-file: a one-time code goes to that phone (here: readable only through the
-test API), and confirming it yields a short-lived token for the records.
+file: the city's one-time code (citysim/identity.py) goes to that phone only
+if it is the one on file, and the token it yields opens the records.
 """
 from __future__ import annotations
 
-import secrets
 import sqlite3
-from datetime import date, timedelta
+from datetime import date
 from typing import Any, Dict, List, Optional, Tuple
 
 from aiohttp import web
 
-from citysim.core import DB, ApiError, City, city_of, field, json_body, now, parse_datetime, reply, \
-    stable_rng, yuan
-from common.codes import PHONE_PATTERN, canonical_id_number, mask_id_number, mask_phone
+from citysim import identity
+from citysim.core import DB, ApiError, City, city_of, json_body, now, reply, stable_rng, yuan
+from common.codes import mask_id_number
 from common.fake_id import fake_id
 
 SCHEMA = """
@@ -32,28 +31,9 @@ CREATE TABLE citizen (
     fund_balance_fen INTEGER NOT NULL,
     fund_rate REAL NOT NULL
 );
-CREATE TABLE verification (
-    verification_id TEXT PRIMARY KEY,
-    id_number TEXT NOT NULL,
-    city TEXT NOT NULL,
-    phone TEXT NOT NULL,
-    code TEXT NOT NULL,
-    expires_at TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    used INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE access_token (
-    token TEXT PRIMARY KEY,
-    id_number TEXT NOT NULL,
-    city TEXT NOT NULL,
-    expires_at TEXT NOT NULL
-);
 """
 
 CITIZENS_PER_CITY = 3
-CODE_TTL = timedelta(minutes=5)
-TOKEN_TTL = timedelta(minutes=10)
-MAX_ATTEMPTS = 5
 # insurance -> (personal rate, employer rate)
 INSURANCES: List[Tuple[str, float, float]] = [
     ("养老保险", 0.08, 0.15), ("医疗保险", 0.02, 0.06), ("失业保险", 0.005, 0.005), ("工伤保险", 0.0, 0.002),
@@ -96,75 +76,29 @@ routes = web.RouteTableDef()
 
 @routes.post("/verify/start")
 async def start_verification(request: web.Request) -> web.Response:
+    """The code goes only to the phone on file with the bureau for this ID number."""
     city = city_of(request)
-    body = await json_body(request)
-    id_number = canonical_id_number(field(body, "id_number"))
-    if id_number is None:
-        raise ApiError(400, "invalid_id_number", "身份证号码不正确，请核对")
-    phone = field(body, "phone")
-    if not PHONE_PATTERN.fullmatch(phone):
-        raise ApiError(400, "invalid_phone", "手机号码应为11位数字")
-    conn = request.app[DB]
-    citizen = conn.execute("SELECT phone FROM citizen WHERE id_number = ? AND city = ?",
-                           (id_number, city.code)).fetchone()
+    id_number, phone = identity.claimed_identity(await json_body(request))
+    citizen = request.app[DB].execute("SELECT phone FROM citizen WHERE id_number = ? AND city = ?",
+                                      (id_number, city.code)).fetchone()
     if citizen is None or citizen["phone"] != phone:
         raise ApiError(403, "identity_mismatch", f"身份证号与{city.name}社保登记的手机号不一致，无法验证")
-    verification_id = secrets.token_hex(8)
-    expires = now(request) + CODE_TTL
-    with conn:
-        conn.execute("INSERT INTO verification (verification_id, id_number, city, phone, code, expires_at) "
-                     "VALUES (?, ?, ?, ?, ?, ?)", (verification_id, id_number, city.code, phone,
-                                                   f"{secrets.randbelow(10 ** 6):06d}", expires.isoformat()))
-    return reply({"verification_id": verification_id, "phone": mask_phone(phone),
-                  "expires_in": int(CODE_TTL.total_seconds()),
-                  "message": f"验证码已发送至{mask_phone(phone)}，{int(CODE_TTL.total_seconds() // 60)}分钟内有效"}, 201)
+    return identity.send_code(request, city, id_number, phone)
 
 
 @routes.post("/verify/confirm")
 async def confirm_verification(request: web.Request) -> web.Response:
-    city = city_of(request)
-    body = await json_body(request)
-    verification_id, code = field(body, "verification_id"), field(body, "code")
-    conn = request.app[DB]
-    row = conn.execute("SELECT * FROM verification WHERE verification_id = ? AND city = ?",
-                       (verification_id, city.code)).fetchone()
-    moment = now(request)
-    if row is None:
-        raise ApiError(404, "verification_not_found", "验证请求不存在，请重新获取验证码")
-    if row["used"]:
-        raise ApiError(409, "code_used", "验证码已使用，请重新获取")
-    if moment >= parse_datetime(row["expires_at"]):
-        raise ApiError(403, "code_expired", "验证码已过期，请重新获取")
-    if row["attempts"] >= MAX_ATTEMPTS:
-        raise ApiError(429, "too_many_attempts", "验证码错误次数过多，请重新获取")
-    if not secrets.compare_digest(code, row["code"]):
-        with conn:  # the failed attempt must be committed, not rolled back with the error
-            conn.execute("UPDATE verification SET attempts = attempts + 1 WHERE verification_id = ?",
-                         (verification_id,))
-        left = MAX_ATTEMPTS - row["attempts"] - 1
-        raise ApiError(403, "code_incorrect", f"验证码错误，还可尝试{left}次")
-    with conn:
-        token = secrets.token_urlsafe(24)
-        expires = moment + TOKEN_TTL
-        conn.execute("UPDATE verification SET used = 1 WHERE verification_id = ?", (verification_id,))
-        conn.execute("INSERT INTO access_token VALUES (?, ?, ?, ?)",
-                     (token, row["id_number"], city.code, expires.isoformat()))
-    return reply({"token": token, "token_type": "Bearer", "expires_in": int(TOKEN_TTL.total_seconds()),
-                  "expires_at": expires.isoformat()})
+    return await identity.confirm(request, city_of(request), await json_body(request))
 
 
 def _citizen(request: web.Request, city: City) -> sqlite3.Row:
     """The citizen the bearer token was issued to, in this city, if still valid."""
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise ApiError(401, "verification_required", "查询个人社保公积金信息需要先完成身份验证")
-    conn = request.app[DB]
-    row = conn.execute("SELECT * FROM access_token WHERE token = ? AND city = ?", (token, city.code)).fetchone()
+    proven = identity.verified(request, city, "查询个人社保公积金信息")
+    row = request.app[DB].execute("SELECT * FROM citizen WHERE id_number = ? AND city = ? AND phone = ?",
+                                  (proven["id_number"], city.code, proven["phone"])).fetchone()
     if row is None:
-        raise ApiError(401, "invalid_token", "身份凭证无效，请重新验证")
-    if now(request) >= parse_datetime(row["expires_at"]):
-        raise ApiError(401, "token_expired", "身份验证已过期，请重新验证")
-    return conn.execute("SELECT * FROM citizen WHERE id_number = ?", (row["id_number"],)).fetchone()
+        raise ApiError(403, "identity_mismatch", f"身份证号与{city.name}社保登记的手机号不一致，无法查询")
+    return row
 
 
 def _last_paid(citizen: sqlite3.Row, today: date) -> int:
@@ -217,10 +151,3 @@ async def housing_fund(request: web.Request) -> web.Response:
         "base": yuan(citizen["base_fen"]),
         "last_deposit_month": _month(last),
     })
-
-
-def latest_code(conn: sqlite3.Connection, phone: str) -> Optional[Dict[str, Any]]:
-    """For the test API: what the SMS to `phone` said."""
-    row = conn.execute("SELECT verification_id, code, expires_at FROM verification WHERE phone = ? "
-                       "ORDER BY rowid DESC LIMIT 1", (phone,)).fetchone()
-    return dict(row) if row else None

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from citysim import social, utility, violation
+from citysim import identity, social, utility, violation
 from citysim.core import CITIES, CLOCK, DB, ApiError, json_body, parse_datetime, query, reply
 from citysim.faults import FAULTS
 
@@ -50,7 +50,7 @@ async def release_clock(request: web.Request) -> web.Response:
 
 @routes.get("/_test/otp")
 async def read_otp(request: web.Request) -> web.Response:
-    sms = social.latest_code(request.app[DB], query(request, "phone"))
+    sms = identity.latest_code(request.app[DB], query(request, "phone"))
     if sms is None:
         raise ApiError(404, "no_sms", "该手机号没有收到验证码")
     return reply(sms)

@@ -14,7 +14,8 @@ from typing import Any, Dict, List, Tuple
 from aiohttp import web
 
 from common import gazetteer
-from citysim.core import DB, ApiError, City, city_of, idempotent, json_body, now, reply, stable_rng, yuan
+from citysim.core import (DB, ApiError, City, city_of, confirmed_fen, field, idempotent, json_body, now, reply,
+                          stable_rng, yuan)
 
 SCHEMA = """
 CREATE TABLE utility_account (
@@ -106,8 +107,8 @@ def _bill_json(bill: Dict[str, Any]) -> Dict[str, Any]:
     return {**{k: v for k, v in bill.items() if k != "amount_fen"}, "amount": yuan(bill["amount_fen"])}
 
 
-def _account(request: web.Request, city: City) -> sqlite3.Row:
-    number = request.match_info["account_number"]
+def _account(request: web.Request, city: City, body: Dict[str, Any]) -> sqlite3.Row:
+    number = field(body, "account_number")
     row = request.app[DB].execute("SELECT * FROM utility_account WHERE account_number = ? AND city = ?",
                                   (number, city.code)).fetchone()
     if row is None:
@@ -126,17 +127,19 @@ async def list_companies(request: web.Request) -> web.Response:
         {"utility_type": t, "label": labels[t][0], "company": c} for t, c in city.gaz.utility_companies.items()]})
 
 
-@routes.get("/accounts/{account_number}")
+@routes.post("/accounts/lookup")
 async def get_account(request: web.Request) -> web.Response:
+    """An account's bills; the account number travels in the body, never in the URL."""
     city = city_of(request)
-    account = _account(request, city)
-    wanted = request.query.get("utility_type")
+    body = await json_body(request)
+    account = _account(request, city, body)
+    wanted = body.get("utility_type")
     if wanted and wanted != account["utility_type"]:
         label = gazetteer.load().utility_types[account["utility_type"]][0]
         raise ApiError(404, "account_type_mismatch", f"户号 {account['account_number']} 是{label}户号，不是所查类型")
     try:
-        count = int(request.query.get("months", "6"))
-    except ValueError:
+        count = int(body.get("months") or 6)
+    except (TypeError, ValueError):
         raise ApiError(400, "invalid_months", "months 应为 1-12 的整数") from None
     if not 1 <= count <= BILL_MONTHS:
         raise ApiError(400, "invalid_months", "months 应为 1-12 的整数")
@@ -154,19 +157,16 @@ async def get_account(request: web.Request) -> web.Response:
     })
 
 
-@routes.post("/accounts/{account_number}/payments")
+@routes.post("/payments")
 async def pay_bills(request: web.Request) -> web.Response:
-    """Pays the listed months, or all arrears; `amount`, when sent, must match."""
+    """Pays the account's listed months, or all arrears; `amount`, the sum confirmed, must match."""
     city = city_of(request)
-    account = _account(request, city)
     body = await json_body(request) if request.can_read_body else {}
+    account = _account(request, city, body)
     moment: datetime = now(request)
-    try:
-        expected = round(float(body["amount"]) * 100) if "amount" in body else None
-    except (TypeError, ValueError):
-        raise ApiError(400, "invalid_amount", "amount 应为金额数字（元）") from None
 
     def charge(conn: sqlite3.Connection) -> Tuple[int, Dict[str, Any]]:
+        expected = confirmed_fen(body)
         unpaid = {b["month"]: b for b in bills(conn, account, moment.date()) if not b["paid"]}
         if not unpaid:
             raise ApiError(409, "no_arrears", "该户号暂无欠费，无需缴费")
@@ -174,7 +174,7 @@ async def pay_bills(request: web.Request) -> web.Response:
         if not isinstance(months, list) or any(m not in unpaid for m in months):
             raise ApiError(409, "month_not_payable", f"只能缴纳未缴月份：{'、'.join(sorted(unpaid))}")
         total = sum(unpaid[m]["amount_fen"] for m in months)
-        if expected is not None and expected != total:
+        if expected != total:
             raise ApiError(409, "amount_mismatch", f"缴费金额与账单不符，应缴 {yuan(total)} 元")
         number = conn.execute("SELECT COUNT(*) FROM utility_payment").fetchone()[0] + 1
         payment_id = f"{city.abbr}SF{moment:%Y%m%d}{number:06d}"

@@ -3,15 +3,16 @@ from __future__ import annotations
 
 import random
 import sqlite3
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Dict, List, Tuple
 
 from aiohttp import web
 
 from common import gazetteer
-from common.dates import CHINA
-from citysim.core import DB, ApiError, City, city_of, idempotent, json_body, now, reply, stable_rng, yuan
+from citysim.core import (DB, ApiError, City, city_of, confirmed_fen, field, idempotent, json_body,
+                          money_text, now, reply, stable_rng, yuan)
 from common.codes import canonical_plate
+from common.dates import CHINA
 
 SCHEMA = """
 CREATE TABLE vehicle (
@@ -52,6 +53,10 @@ PLATES_PER_CITY = 6
 NEW_ENERGY = {1, 4}  # which of a city's seeded plates are 8-character new-energy plates
 PLATE_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"  # I and O are never issued
 SEED_PERIOD_START = datetime(2026, 3, 1, tzinfo=CHINA)
+# 道路交通安全法 第109条: a fine unpaid 15 days after the decision costs 3% of it
+# a day more (加处罚款, 滞纳金), at most the fine itself.
+DAYS_TO_PAY = 15
+LATE_FEE_RATE = 0.03
 
 
 def _plate(rng: random.Random, prefix: str, new_energy: bool) -> str:
@@ -122,16 +127,27 @@ def _vehicle(conn: sqlite3.Connection, city: City, raw_plate: str) -> sqlite3.Ro
     return row
 
 
-def _violation_json(row: sqlite3.Row) -> Dict[str, Any]:
+def late_fee_fen(row: sqlite3.Row, today: date) -> int:
+    """The late fee due today on an unpaid fine (none once paid)."""
+    if row["payment_id"]:
+        return 0
+    late_days = (today - datetime.fromisoformat(row["occurred_at"]).date()).days - DAYS_TO_PAY
+    return min(row["fine_fen"], round(row["fine_fen"] * LATE_FEE_RATE * late_days)) if late_days > 0 else 0
+
+
+def _violation_json(row: sqlite3.Row, today: date) -> Dict[str, Any]:
     payment = None
     if row["payment_id"]:
         payment = {"payment_id": row["payment_id"], "amount": yuan(row["amount_fen"]), "paid_at": row["paid_at"]}
+    late = late_fee_fen(row, today)
     return {
         "decision_number": row["decision_number"],
         "occurred_at": row["occurred_at"],
         "place": row["place"],
         "behaviour": row["behaviour"],
         "fine": yuan(row["fine_fen"]),
+        "late_fee": yuan(late),
+        "amount_due": 0.0 if payment else yuan(row["fine_fen"] + late),
         "points": row["points"],
         "paid": payment is not None,
         "payment": payment,
@@ -144,19 +160,21 @@ _VIOLATIONS = (
 )
 
 
-@routes.get("/vehicles/{plate}")
+@routes.post("/vehicles/violations")
 async def vehicle_violations(request: web.Request) -> web.Response:
+    """A vehicle's violations; the plate and engine number travel in the body, never in the URL."""
     city = city_of(request)
     conn = request.app[DB]
-    vehicle = _vehicle(conn, city, request.match_info["plate"])
-    engine = request.query.get("engine_number", "").strip().upper()
+    body = await json_body(request)
+    vehicle = _vehicle(conn, city, field(body, "plate"))
+    engine = str(body.get("engine_number") or "").strip().upper()
     if engine:
         if len(engine) < 6:
             raise ApiError(400, "invalid_engine_number", "请提供发动机号后六位")
         if not vehicle["engine_number"].endswith(engine[-6:]):
             raise ApiError(403, "engine_number_mismatch", "发动机号后六位与登记信息不符")
     rows = conn.execute(_VIOLATIONS + "WHERE x.plate = ? ORDER BY x.occurred_at DESC", (vehicle["plate"],))
-    violations = [_violation_json(r) for r in rows]
+    violations = [_violation_json(r, now(request).date()) for r in rows]
     unpaid = [v for v in violations if not v["paid"]]
     return reply({
         "plate": vehicle["plate"],
@@ -165,18 +183,21 @@ async def vehicle_violations(request: web.Request) -> web.Response:
         "violations": violations,
         "unpaid_count": len(unpaid),
         "unpaid_fine": round(sum(v["fine"] for v in unpaid), 2),
+        "unpaid_due": round(sum(v["amount_due"] for v in unpaid), 2),
         "unpaid_points": sum(v["points"] for v in unpaid),
     })
 
 
 @routes.post("/violations/{decision_number}/payment")
 async def pay_violation(request: web.Request) -> web.Response:
+    """Charges the fine and today's late fee, only if `amount` is exactly that sum."""
     city = city_of(request)
     body = await json_body(request) if request.can_read_body else {}
     number = request.match_info["decision_number"]
     paid_at = now(request)
 
     def charge(conn: sqlite3.Connection) -> Tuple[int, Dict[str, Any]]:
+        expected = confirmed_fen(body)
         row = conn.execute(
             _VIOLATIONS + "JOIN vehicle v ON v.plate = x.plate WHERE x.decision_number = ? AND v.city = ?",
             (number, city.code),
@@ -185,16 +206,22 @@ async def pay_violation(request: web.Request) -> web.Response:
             raise ApiError(404, "violation_not_found", f"未找到决定书编号为 {number} 的违章记录")
         if row["payment_id"]:
             raise ApiError(409, "already_paid", f"该违章已于 {row['paid_at'][:10]} 缴款，无需重复缴纳")
+        late = late_fee_fen(row, paid_at.date())
+        due = row["fine_fen"] + late
+        if expected != due:
+            extra = f"（罚款 {money_text(row['fine_fen'])} 元 + 滞纳金 {money_text(late)} 元）" if late else ""
+            raise ApiError(409, "amount_mismatch", f"缴款金额与应缴金额不符，今日应缴 {money_text(due)} 元{extra}")
         payment_id = _payment_id(city, paid_at, number)
         conn.execute(
             "INSERT INTO violation_payment VALUES (?, ?, ?, ?)",
-            (payment_id, number, row["fine_fen"], paid_at.isoformat()),
+            (payment_id, number, due, paid_at.isoformat()),
         )
         return 201, {
             "payment_id": payment_id,
             "decision_number": number,
             "plate": row["plate"],
-            "amount": yuan(row["fine_fen"]),
+            "amount": yuan(due),
+            "late_fee": yuan(late),
             "paid_at": paid_at.isoformat(),
             "status": "paid",
         }

@@ -50,6 +50,8 @@ class _Frozen(BaseModel):
 class ServiceConfig(_Frozen):
     base_url: str
     required: List[str] = []
+    # Slots without which a lookup shows only a summary (the city's privacy rule).
+    details_require: List[str] = []
 
     @validator("base_url")
     def _expanded(cls, value: str) -> str:

@@ -5,6 +5,11 @@ Retries are limited to requests that cannot do harm twice: GETs, and POSTs
 carrying an Idempotency-Key (the backend answers a repeated key with the
 original result). Any other POST is sent once, because a lost answer may
 hide an effect that already happened.
+
+Every call has a total deadline (`DEFAULT_DEADLINE`, attempts and pauses
+included), well under the 60 s conversation lock, so an action never
+outlives the lock that keeps a second message of the same conversation
+from running beside it (docs/services.md, "Slow and failing backends").
 """
 from __future__ import annotations
 
@@ -26,6 +31,7 @@ Timeout = Union[float, Tuple[float, float]]
 DEFAULT_TIMEOUT: Timeout = (2.0, 5.0)  # connect, read
 DEFAULT_RETRIES = 2
 DEFAULT_BACKOFF = 0.3  # seconds before the first retry, doubled each time
+DEFAULT_DEADLINE = 8.0  # seconds for one call, every attempt included
 
 
 class BackendError(Exception):
@@ -116,12 +122,23 @@ class BaseClient:
     service_name = "城市服务"  # how the citizen hears the service named in errors
 
     def __init__(self, base_url: str, timeout: Timeout = DEFAULT_TIMEOUT, retries: int = DEFAULT_RETRIES,
-                 backoff: float = DEFAULT_BACKOFF, session: Optional[requests.Session] = None) -> None:
+                 backoff: float = DEFAULT_BACKOFF, session: Optional[requests.Session] = None,
+                 deadline: float = DEFAULT_DEADLINE) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
+        self.deadline = deadline
         self.session = session or shared_session()
+
+    def busy(self) -> BackendError:
+        """The deadline passed: the citizen hears at once that the service is busy."""
+        return BackendError(f"{self.service_name}繁忙，暂时没有响应", retryable=True)
+
+    def _attempt_timeout(self, remaining: float) -> Timeout:
+        """This attempt's (connect, read) timeouts, cut to what is left of the deadline."""
+        connect, read = self.timeout if isinstance(self.timeout, tuple) else (self.timeout, self.timeout)
+        return min(connect, remaining), min(read, remaining)
 
     def _get(self, path: str, into: Any, params: Optional[Mapping[str, Any]] = None,
              unwrap: Optional[str] = None, headers: Optional[Mapping[str, str]] = None) -> Any:
@@ -130,23 +147,33 @@ class BaseClient:
     def _post(self, path: str, into: Any, body: Mapping[str, Any], idempotency_key: Optional[str] = None) -> Any:
         return self._request("POST", path, into, body=body, idempotency_key=idempotency_key)
 
+    def _lookup(self, path: str, into: Any, body: Mapping[str, Any]) -> Any:
+        """A read that carries personal data (plate, account number): POSTed in the body, so it
+        stays out of URLs and access logs, and retried like a GET since it changes nothing."""
+        return self._request("POST", path, into, body=body, read_only=True)
+
     def _request(self, method: str, path: str, into: Any, params: Optional[Mapping[str, Any]] = None,
                  body: Optional[Mapping[str, Any]] = None, idempotency_key: Optional[str] = None,
-                 headers: Optional[Mapping[str, str]] = None, unwrap: Optional[str] = None) -> Any:
+                 headers: Optional[Mapping[str, str]] = None, unwrap: Optional[str] = None,
+                 read_only: bool = False) -> Any:
         """Send, retrying transient failures when that is safe; decode into `into`."""
         all_headers: Dict[str, str] = dict(headers or {})
         if idempotency_key:
             all_headers["Idempotency-Key"] = idempotency_key
-        safe_to_repeat = method == "GET" or idempotency_key is not None
+        safe_to_repeat = method == "GET" or read_only or idempotency_key is not None
         attempts = 1 + (self.retries if safe_to_repeat else 0)
         clean_params = {k: v for k, v in (params or {}).items() if v is not None}
         url = self.base_url + path
+        ends = time.monotonic() + self.deadline
+        failure: BackendError = self.busy()
         for attempt in range(attempts):
-            if attempt:
-                time.sleep(self.backoff * 2 ** (attempt - 1))
+            pause = self.backoff * 2 ** (attempt - 1) if attempt else 0.0
+            if time.monotonic() + pause >= ends:
+                break  # no time left for another attempt
+            time.sleep(pause)
             try:
-                response = self.session.request(method, url, params=clean_params, json=body,
-                                                headers=all_headers, timeout=self.timeout)
+                response = self.session.request(method, url, params=clean_params, json=body, headers=all_headers,
+                                                timeout=self._attempt_timeout(ends - time.monotonic()))
                 return self._decode(response, into, unwrap)
             except BackendError as error:
                 if not error.retryable:
@@ -156,8 +183,10 @@ class BaseClient:
                 failure = BackendError(f"{self.service_name}响应超时", retryable=True)
             except requests.ConnectionError:
                 failure = BackendError(f"暂时连接不上{self.service_name}", retryable=True)
-            logger.warning("%s %s failed (attempt %d/%d): %s %s", method, url, attempt + 1, attempts, failure,
-                           failure.__cause__ or "")
+            logger.warning("%s %s failed (attempt %d/%d): %s %s", method, self.base_url, attempt + 1, attempts,
+                           failure, failure.__cause__ or "")
+        if time.monotonic() >= ends:
+            raise self.busy() from failure
         raise failure
 
     def _decode(self, response: requests.Response, into: Any, unwrap: Optional[str]) -> Any:

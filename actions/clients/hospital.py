@@ -6,7 +6,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import List, Optional
 
-from actions.clients.base import BaseClient, new_idempotency_key, segment
+from actions.clients.base import new_idempotency_key, segment
+from actions.clients.identity import AccessToken, IdentityCheck, bearer
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ class Appointment:
     created_at: datetime
 
 
-class HospitalClient(BaseClient):
+class HospitalClient(IdentityCheck):
     service_name = "预约挂号服务"
 
     def hospitals(self) -> List[Hospital]:
@@ -69,18 +70,18 @@ class HospitalClient(BaseClient):
                   "date": day.isoformat() if day else None, "time_period": time_period}
         return self._get("/slots", List[Slot], params=params, unwrap="slots")
 
-    def book(self, slot_id: str, patient_name: str, id_number: str, phone: str,
+    def book(self, slot_id: str, fee: Decimal, patient_name: str, id_number: str, phone: str,
              idempotency_key: Optional[str] = None) -> Appointment:
-        body = {"slot_id": slot_id, "patient_name": patient_name, "id_number": id_number, "phone": phone}
+        """Books this very slot (doctor and session) for the fee the citizen confirmed."""
+        body = {"slot_id": slot_id, "fee": float(fee), "patient_name": patient_name, "id_number": id_number,
+                "phone": phone}
         return self._post("/appointments", Appointment, body, idempotency_key=idempotency_key or new_idempotency_key())
 
-    def appointments(self, id_number: Optional[str] = None, phone: Optional[str] = None) -> List[Appointment]:
-        params = {"id_number": id_number, "phone": phone}
-        return self._get("/appointments", List[Appointment], params=params, unwrap="appointments")
+    def appointments(self, token: AccessToken) -> List[Appointment]:
+        """The appointments of the ID number and phone the token proves."""
+        return self._get("/appointments", List[Appointment], headers=bearer(token), unwrap="appointments")
 
-    def cancel(self, appointment_id: str, id_number: Optional[str] = None, phone: Optional[str] = None,
-               idempotency_key: Optional[str] = None) -> Appointment:
-        """The backend checks that `id_number` or `phone` is the patient's."""
-        body = {k: v for k, v in {"id_number": id_number, "phone": phone}.items() if v}
-        return self._post(f"/appointments/{segment(appointment_id)}/cancel", Appointment, body,
-                          idempotency_key=idempotency_key or new_idempotency_key())
+    def cancel(self, appointment_id: str, token: AccessToken, idempotency_key: Optional[str] = None) -> Appointment:
+        """The backend checks that the token proves the patient."""
+        return self._request("POST", f"/appointments/{segment(appointment_id)}/cancel", Appointment, body={},
+                             headers=bearer(token), idempotency_key=idempotency_key or new_idempotency_key())

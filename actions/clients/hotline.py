@@ -5,7 +5,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import List, Optional
 
-from actions.clients.base import BaseClient, new_idempotency_key, segment
+from actions.clients.base import new_idempotency_key, segment
+from actions.clients.identity import AccessToken, IdentityCheck, bearer
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ class Ticket:
     history: List[TicketEvent]
 
 
-class HotlineClient(BaseClient):
+class HotlineClient(IdentityCheck):
     service_name = "12345热线服务"
 
     def create_ticket(self, description: str, location: str, phone: str, category: Optional[str] = None,
@@ -42,5 +43,6 @@ class HotlineClient(BaseClient):
     def ticket(self, ticket_id: str) -> Ticket:
         return self._get(f"/tickets/{segment(ticket_id)}", Ticket)
 
-    def tickets(self, phone: str) -> List[Ticket]:
-        return self._get("/tickets", List[Ticket], params={"phone": phone}, unwrap="tickets")
+    def tickets(self, token: AccessToken) -> List[Ticket]:
+        """The tickets left with the phone the token proves."""
+        return self._get("/tickets", List[Ticket], headers=bearer(token), unwrap="tickets")

@@ -1,30 +1,11 @@
-"""Social insurance and housing fund, behind SMS identity verification.
-
-The two verification POSTs are sent once (no Idempotency-Key): repeating
-`start` sends another SMS, repeating `confirm` spends an attempt.
-"""
+"""Social insurance and housing fund, behind the city's SMS identity check."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
-from typing import Dict, List
+from typing import List
 
-from actions.clients.base import BaseClient
-
-
-@dataclass(frozen=True)
-class Verification:
-    verification_id: str
-    phone: str  # masked
-    expires_in: int
-    message: str
-
-
-@dataclass(frozen=True)
-class AccessToken:
-    token: str
-    expires_at: datetime
+from actions.clients.identity import AccessToken, IdentityCheck, bearer
 
 
 @dataclass(frozen=True)
@@ -72,22 +53,13 @@ class HousingFund:
     last_deposit_month: str
 
 
-class SocialClient(BaseClient):
+class SocialClient(IdentityCheck):
+    """The code goes only to the phone on file with the bureau for the ID number."""
+
     service_name = "社保公积金服务"
 
-    def start_verification(self, id_number: str, phone: str) -> Verification:
-        """Sends a one-time code to the phone registered with the ID number."""
-        return self._post("/verify/start", Verification, {"id_number": id_number, "phone": phone})
-
-    def confirm(self, verification_id: str, code: str) -> AccessToken:
-        return self._post("/verify/confirm", AccessToken, {"verification_id": verification_id, "code": code})
-
     def insurance(self, token: AccessToken) -> InsuranceRecord:
-        return self._get("/insurance", InsuranceRecord, headers=_bearer(token))
+        return self._get("/insurance", InsuranceRecord, headers=bearer(token))
 
     def housing_fund(self, token: AccessToken) -> HousingFund:
-        return self._get("/housing-fund", HousingFund, headers=_bearer(token))
-
-
-def _bearer(token: AccessToken) -> Dict[str, str]:
-    return {"Authorization": f"Bearer {token.token}"}
+        return self._get("/housing-fund", HousingFund, headers=bearer(token))

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Dict, List, Optional
 
-from actions.clients.base import BaseClient, new_idempotency_key, segment
+from actions.clients.base import BaseClient, new_idempotency_key
 
 
 @dataclass(frozen=True)
@@ -58,17 +58,15 @@ class UtilityClient(BaseClient):
     def account(self, account_number: str, utility_type: Optional[str] = None,
                 months: Optional[int] = None) -> UtilityAccount:
         """Bills newest first; `utility_type`, when given, is checked against the account."""
-        return self._get(f"/accounts/{segment(account_number)}", UtilityAccount,
-                         params={"utility_type": utility_type, "months": months})
+        body = {"account_number": account_number, "utility_type": utility_type, "months": months}
+        return self._lookup("/accounts/lookup", UtilityAccount, {k: v for k, v in body.items() if v is not None})
 
-    def pay(self, account_number: str, amount: Optional[Decimal] = None, months: Optional[List[str]] = None,
+    def pay(self, account_number: str, amount: Decimal, months: Optional[List[str]] = None,
             idempotency_key: Optional[str] = None) -> BillPayment:
-        """Pays `months` (default: all arrears). `amount`, the sum the citizen confirmed,
-        makes the backend refuse if the bill changed in between."""
-        body: Dict[str, Any] = {}
-        if amount is not None:
-            body["amount"] = float(amount)
+        """Pays `months` (default: all arrears) for `amount`, the sum the citizen confirmed:
+        the company refuses it if the bill changed in between."""
+        body: Dict[str, Any] = {"account_number": account_number, "amount": float(amount)}
         if months:
             body["months"] = months
-        return self._post(f"/accounts/{segment(account_number)}/payments", BillPayment, body,
+        return self._post("/payments", BillPayment, body,
                           idempotency_key=idempotency_key or new_idempotency_key())

@@ -23,6 +23,8 @@ class Violation:
     place: str
     behaviour: str
     fine: Decimal
+    late_fee: Decimal  # 滞纳金 as of today
+    amount_due: Decimal  # fine + late fee today; 0 once paid
     points: int
     payment: Optional[FinePayment]
 
@@ -46,6 +48,10 @@ class VehicleViolations:
     def unpaid_fine(self) -> Decimal:
         return sum((v.fine for v in self.unpaid), Decimal(0))
 
+    @property
+    def unpaid_late_fees(self) -> Decimal:
+        return sum((v.late_fee for v in self.unpaid), Decimal(0))
+
 
 @dataclass(frozen=True)
 class PaidFine:
@@ -53,6 +59,7 @@ class PaidFine:
     decision_number: str
     plate: str
     amount: Decimal
+    late_fee: Decimal
     paid_at: datetime
 
 
@@ -60,9 +67,12 @@ class ViolationClient(BaseClient):
     service_name = "交通违法查询服务"
 
     def violations(self, plate: str, engine_number: Optional[str] = None) -> VehicleViolations:
-        return self._get(f"/vehicles/{segment(plate)}", VehicleViolations, params={"engine_number": engine_number})
+        """The plate and engine number go in the body: personal data never travels in a URL."""
+        body = {"plate": plate, **({"engine_number": engine_number} if engine_number else {})}
+        return self._lookup("/vehicles/violations", VehicleViolations, body)
 
-    def pay(self, decision_number: str, idempotency_key: Optional[str] = None) -> PaidFine:
-        """Pass the same `idempotency_key` when repeating a payment the citizen already confirmed."""
-        return self._post(f"/violations/{segment(decision_number)}/payment", PaidFine, {},
+    def pay(self, decision_number: str, amount: Decimal, idempotency_key: Optional[str] = None) -> PaidFine:
+        """Pays `amount`, the sum the citizen confirmed: the bureau refuses it if today's due
+        (fine and late fee) differs. Pass the same `idempotency_key` when repeating."""
+        return self._post(f"/violations/{segment(decision_number)}/payment", PaidFine, {"amount": float(amount)},
                           idempotency_key=idempotency_key or new_idempotency_key())

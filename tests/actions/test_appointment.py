@@ -10,23 +10,27 @@ from datetime import date, timedelta
 from typing import Any, Dict, List, Optional, Set, Tuple
 
 import pytest
+from rasa_sdk import Tracker
 
-from actions.appointment import (
+from actions.appointment import today
+from actions.appointment_booking import (
     ActionAskAppointmentFormConfirmed,
+    ActionBookAppointment,
+    ValidateAppointmentForm,
+)
+from actions.appointment_records import (
     ActionAskAppointmentId,
     ActionAskCancelAppointmentFormConfirmed,
-    ActionBookAppointment,
     ActionCancelAppointment,
     ActionQueryAppointment,
-    ActionRecommendDepartment,
-    ValidateAppointmentForm,
     ValidateCancelAppointmentForm,
-    ValidateDepartmentForm,
     ValidateQueryAppointmentForm,
-    today,
 )
+from actions.department import ActionRecommendDepartment, ValidateDepartmentForm
 from actions.clients.hospital import HospitalClient
+from actions.identity import Identity
 from common.codes import id_check_char
+from actions.replies import yuan
 from tests.actions.conftest import make_tracker, run_action, slot_events, texts
 
 GZ_CHILDREN = "广州市妇女儿童医疗中心"
@@ -49,9 +53,21 @@ def validate(form: Any, slots: Dict[str, Any], said: Dict[str, Any], text: str =
     return slot_events(events), messages
 
 
-def citizen(city: str, serial: int) -> Any:
-    """The tracker of a citizen whose city and ID number are known."""
-    return make_tracker({"city": city, "id_number": resident_id(serial)})
+CITY_CODES = {"广州": "guangzhou", "深圳": "shenzhen"}
+
+
+def proven(citysim: Any, city: str, serial: int) -> Dict[str, Any]:
+    """Slots of a citizen who passed the SMS check in this conversation (the real check)."""
+    client = HospitalClient(f"{citysim.url}/{CITY_CODES[city]}/hospital")
+    verification = client.start_verification(resident_id(serial), PHONE)
+    access = client.confirm(verification.verification_id, citysim.otp(PHONE))
+    identity = Identity(access, city, resident_id(serial), PHONE)
+    return {"city": city, "id_number": resident_id(serial), "phone_number": PHONE, "identity_token": identity.dump()}
+
+
+def citizen(citysim: Any, city: str, serial: int) -> Any:
+    """The tracker of a verified citizen."""
+    return make_tracker(proven(citysim, city, serial))
 
 
 def buttons(messages: List[Dict[str, Any]]) -> List[Dict[str, str]]:
@@ -72,10 +88,15 @@ def booking(citysim: Any, serial: int, department: str = "儿科") -> Dict[str, 
             "time_period": period, "id_number": resident_id(serial), "phone_number": PHONE, "confirmed": True}
 
 
+def confirmed(slots: Dict[str, Any]) -> Tracker:
+    """The tracker after the citizen saw the summary (doctor, fee) and said yes: the real path."""
+    events, _ = run_action(ActionAskAppointmentFormConfirmed(), make_tracker({**slots, "confirmed": None}))
+    return make_tracker({**slots, **slot_events(events), "confirmed": True})
+
+
 def book(citysim: Any, serial: int, department: str = "儿科") -> str:
     """Book through the action; the appointment id."""
-    slots = booking(citysim, serial, department)
-    _, messages = run_action(ActionBookAppointment(), make_tracker(slots))
+    _, messages = run_action(ActionBookAppointment(), confirmed(booking(citysim, serial, department)))
     return dict(messages[0]["custom"]["items"][0]["fields"])["预约号"]
 
 
@@ -249,7 +270,7 @@ def test_summary_masks_personal_data_and_names_the_doctor(city_backends):
 
 
 def test_booking_gives_a_receipt_and_forgets_the_booking(city_backends):
-    tracker = make_tracker(booking(city_backends, 2))
+    tracker = confirmed(booking(city_backends, 2))
     events, messages = run_action(ActionBookAppointment(), tracker)
     assert "挂号成功" in texts(messages) and GZ_FIRST in texts(messages)
     card = messages[0]["custom"]
@@ -257,39 +278,77 @@ def test_booking_gives_a_receipt_and_forgets_the_booking(city_backends):
     fields = dict(card["items"][0]["fields"])
     assert fields["预约号"].startswith("GZGH") and fields["状态"] == "待就诊"
     assert {s: v for s, v in slot_events(events).items()} == {
-        "hospital": None, "department": None, "date": None, "time_period": None, "confirmed": None}
+        "hospital": None, "department": None, "date": None, "time_period": None, "confirmed": None,
+        "confirmed_terms": None}
     _, again = run_action(ActionBookAppointment(), tracker)  # e.g. the action server retried
     assert texts(again) == texts(messages)
 
 
 def test_the_same_department_twice_a_day_is_refused_with_the_backends_reason(city_backends):
-    slots = booking(city_backends, 3)
-    run_action(ActionBookAppointment(), make_tracker(slots))
-    later = make_tracker(slots, events=[{"event": "user", "timestamp": 2.0, "text": "确认"}])
+    tracker = confirmed(booking(city_backends, 3))
+    run_action(ActionBookAppointment(), tracker)
+    later = make_tracker(tracker.slots, events=[{"event": "user", "timestamp": 2.0, "text": "确认"}])
     _, messages = run_action(ActionBookAppointment(), later)
     assert "没能挂上号" in texts(messages) and "不能重复挂号" in texts(messages)
 
 
 def test_booking_backend_down_keeps_the_booking_for_another_try(city_backends):
-    tracker = make_tracker(booking(city_backends, 4))
+    tracker = confirmed(booking(city_backends, 4))
     city_backends.inject_fault("error", service="hospital", status=503)
     events, messages = run_action(ActionBookAppointment(), tracker)
-    assert "抱歉" in texts(messages) and "转人工" in texts(messages)
-    assert slot_events(events) == {"confirmed": None}
+    assert "抱歉" in texts(messages) and "转人工" in texts(messages) and "确认已作废" in texts(messages)
+    assert slot_events(events) == {"confirmed": None, "confirmed_terms": None}
+
+
+def test_the_confirmed_doctor_and_fee_are_booked_not_another_place(city_backends):
+    tracker = confirmed(booking(city_backends, 6))
+    terms = tracker.get_slot("confirmed_terms")
+    _, messages = run_action(ActionBookAppointment(), tracker)
+    booked = dict(messages[0]["custom"]["items"][0]["fields"])
+    doctor_id = terms["slot_id"].split("-")[0]
+    assert booked["挂号费"] == yuan(terms["fee"]) and doctor_id.startswith("GZ")
+    client = HospitalClient(f"{city_backends.url}/guangzhou/hospital")
+    identity = Identity.load(proven(city_backends, "广州", 6)["identity_token"])
+    assert [a.doctor.doctor_id for a in client.appointments(identity.access)] == [doctor_id]
+
+
+def test_a_fee_other_than_the_confirmed_one_books_nothing(city_backends):
+    tracker = confirmed(booking(city_backends, 7))
+    tracker.slots["confirmed_terms"]["fee"] = "0.5"  # not what this doctor charges
+    events, messages = run_action(ActionBookAppointment(), tracker)
+    assert "没能挂上号" in texts(messages) and "挂号费与号源不符" in texts(messages)
+    assert slot_events(events)["confirmed_terms"] is None
+    _, listed = run_action(ActionQueryAppointment(), citizen(city_backends, "广州", 7))
+    assert "没有查到" in texts(listed)
+
+
+def test_a_yes_without_the_confirmed_place_books_nothing(city_backends):
+    events, messages = run_action(ActionBookAppointment(), make_tracker(booking(city_backends, 8)))
+    assert "没有找到您确认过的挂号信息" in texts(messages) and slot_events(events)["confirmed"] is None
+    _, listed = run_action(ActionQueryAppointment(), citizen(city_backends, "广州", 8))
+    assert "没有查到" in texts(listed)
+
+
+def test_a_place_confirmed_for_another_day_books_nothing(city_backends):
+    tracker = confirmed(booking(city_backends, 9))
+    day = date.fromisoformat(tracker.get_slot("date"))
+    tracker.slots["date"] = date.fromordinal(day.toordinal() + 1).isoformat()
+    _, messages = run_action(ActionBookAppointment(), tracker)
+    assert "没有找到您确认过的挂号信息" in texts(messages) and "挂号成功" not in texts(messages)
 
 
 def test_nothing_is_booked_without_confirmation(city_backends):
     slots = {**booking(city_backends, 5), "confirmed": None}
     events, messages = run_action(ActionBookAppointment(), make_tracker(slots))
     assert messages == [] and slot_events(events)["hospital"] is None
-    _, listed = run_action(ActionQueryAppointment(), citizen("广州", 5))
+    _, listed = run_action(ActionQueryAppointment(), citizen(city_backends, "广州", 5))
     assert "没有查到" in texts(listed)
 
 
 # ------------------------------------------------------------------ query
 def test_query_lists_appointments_with_a_cancel_button(city_backends):
     appointment_id = book(city_backends, 6)
-    _, messages = run_action(ActionQueryAppointment(), citizen("广州", 6))
+    _, messages = run_action(ActionQueryAppointment(), citizen(city_backends, "广州", 6))
     assert "共有 1 条挂号记录，其中待就诊 1 条" in texts(messages) and appointment_id in texts(messages)
     assert resident_id(6) not in texts(messages)
     card = messages[0]["custom"]["items"][0]
@@ -299,33 +358,65 @@ def test_query_lists_appointments_with_a_cancel_button(city_backends):
 
 def test_query_in_another_city_finds_nothing(city_backends):
     book(city_backends, 7)
-    _, messages = run_action(ActionQueryAppointment(), citizen("深圳", 7))
+    _, messages = run_action(ActionQueryAppointment(), citizen(city_backends, "深圳", 7))
     assert "在深圳的挂号记录" in texts(messages) and buttons(messages)[0]["payload"] == "/book_appointment"
 
 
 def test_query_backend_down(city_backends):
+    tracker = citizen(city_backends, "广州", 8)
     city_backends.inject_fault("timeout", service="hospital")
-    _, messages = run_action(ActionQueryAppointment(), citizen("广州", 8))
+    _, messages = run_action(ActionQueryAppointment(), tracker)
     assert "抱歉" in texts(messages)
 
 
 # ----------------------------------------------------------------- cancel
+def test_an_id_number_alone_lists_nothing_and_asks_for_the_phone_then_a_code(city_backends):
+    book(city_backends, 20)
+    unverified = make_tracker({"city": "广州", "id_number": resident_id(20)})
+    _, messages = run_action(ActionQueryAppointment(), unverified)
+    assert messages == []
+    slots, _ = validate(ValidateQueryAppointmentForm(), {"city": "广州"}, {"id_number": resident_id(20)})
+    assert slots["requested_slot"] == "phone_number"
+    slots, messages = validate(ValidateQueryAppointmentForm(), {"city": "广州", "id_number": resident_id(20)},
+                               {"phone_number": PHONE})
+    assert slots["requested_slot"] == "otp_code" and "验证码已发送至138****8000" in texts(messages)
+
+
+def test_the_code_once_per_session_then_no_second_code(city_backends):
+    known = proven(city_backends, "广州", 21)
+    slots, messages = validate(ValidateCancelAppointmentForm(), {"city": "广州"},
+                               {"id_number": resident_id(21), "phone_number": PHONE,
+                                "identity_token": known["identity_token"]})
+    assert slots["requested_slot"] is None and "验证码" not in texts(messages)
+
+
+def test_a_code_texted_and_typed_verifies(city_backends):
+    appointment_id = book(city_backends, 22)
+    known = {"city": "广州", "id_number": resident_id(22), "phone_number": PHONE}
+    texted, _ = validate(ValidateCancelAppointmentForm(), {"city": "广州"},
+                         {"id_number": resident_id(22), "phone_number": PHONE})
+    slots, _ = validate(ValidateCancelAppointmentForm(), {**known, **texted, "requested_slot": "otp_code"},
+                        {"otp_code": city_backends.otp(PHONE)})
+    assert slots["identity_token"] and slots["appointment_id"] == appointment_id
+    assert slots["requested_slot"] == "confirmed"
+
+
 def test_nothing_to_cancel_ends_the_form(city_backends):
-    slots, messages = validate(ValidateCancelAppointmentForm(), {"city": "广州"}, {"id_number": resident_id(9)})
+    slots, messages = validate(ValidateCancelAppointmentForm(), proven(city_backends, "广州", 9), {})
     assert slots["requested_slot"] is None and "不需要取消" in texts(messages)
 
 
 def test_the_only_appointment_is_chosen_by_itself(city_backends):
     appointment_id = book(city_backends, 10)
-    slots, _ = validate(ValidateCancelAppointmentForm(), {"city": "广州"}, {"id_number": resident_id(10)})
+    slots, _ = validate(ValidateCancelAppointmentForm(), proven(city_backends, "广州", 10), {})
     assert slots["appointment_id"] == appointment_id and slots["requested_slot"] == "confirmed"
 
 
 def test_several_appointments_are_offered_as_buttons(city_backends):
     first, second = book(city_backends, 11, "儿科"), book(city_backends, 11, "骨科")
-    slots, _ = validate(ValidateCancelAppointmentForm(), {"city": "广州"}, {"id_number": resident_id(11)})
+    slots, _ = validate(ValidateCancelAppointmentForm(), proven(city_backends, "广州", 11), {})
     assert slots["requested_slot"] == "appointment_id"
-    _, messages = run_action(ActionAskAppointmentId(), citizen("广州", 11))
+    _, messages = run_action(ActionAskAppointmentId(), citizen(city_backends, "广州", 11))
     offered = {b["payload"] for b in buttons(messages)}
     assert offered == {f'/inform{{"appointment_id": "{a}"}}' for a in (first, second)}
 
@@ -333,14 +424,14 @@ def test_several_appointments_are_offered_as_buttons(city_backends):
 def test_an_appointment_of_someone_else_is_not_accepted(city_backends):
     other = book(city_backends, 12)
     book(city_backends, 13)
-    known = {"city": "广州", "id_number": resident_id(13)}
-    slots, messages = validate(ValidateCancelAppointmentForm(), known, {"appointment_id": other})
+    slots, messages = validate(ValidateCancelAppointmentForm(), proven(city_backends, "广州", 13),
+                               {"appointment_id": other})
     assert slots["appointment_id"] is None and "请从列表里选择" in texts(messages)
 
 
 def test_cancel_confirmation_then_cancelled(city_backends):
     appointment_id = book(city_backends, 14)
-    slots = {"city": "广州", "id_number": resident_id(14), "appointment_id": appointment_id}
+    slots = {**proven(city_backends, "广州", 14), "appointment_id": appointment_id}
     _, asked = run_action(ActionAskCancelAppointmentFormConfirmed(), make_tracker(slots))
     assert "确认取消以下预约吗" in texts(asked) and GZ_FIRST in texts(asked)
     events, messages = run_action(ActionCancelAppointment(), make_tracker({**slots, "confirmed": True}))
@@ -350,18 +441,26 @@ def test_cancel_confirmation_then_cancelled(city_backends):
     assert "已取消" in texts(listed) and "待就诊 0 条" in texts(listed)
 
 
+def test_cancel_without_verification_does_nothing(city_backends):
+    appointment_id = book(city_backends, 17)
+    slots = {"city": "广州", "id_number": resident_id(17), "appointment_id": appointment_id, "confirmed": True}
+    _, messages = run_action(ActionCancelAppointment(), make_tracker(slots))
+    assert "已取消预约" not in texts(messages)
+    _, listed = run_action(ActionQueryAppointment(), citizen(city_backends, "广州", 17))
+    assert "待就诊 1 条" in texts(listed)
+
+
 def test_saying_no_keeps_the_appointment(city_backends):
     appointment_id = book(city_backends, 15)
-    known = {"city": "广州", "id_number": resident_id(15), "appointment_id": appointment_id,
-             "requested_slot": "confirmed"}
+    known = {**proven(city_backends, "广州", 15), "appointment_id": appointment_id, "requested_slot": "confirmed"}
     slots, messages = validate(ValidateCancelAppointmentForm(), known, {"confirmed": False}, intent="deny")
     assert slots["requested_slot"] is None and "预约保留不变" in texts(messages)
 
 
 def test_cancel_backend_down(city_backends):
     appointment_id = book(city_backends, 16)
+    slots = {**proven(city_backends, "广州", 16), "appointment_id": appointment_id, "confirmed": True}
     city_backends.inject_fault("error", service="hospital", status=502)
-    slots = {"city": "广州", "id_number": resident_id(16), "appointment_id": appointment_id, "confirmed": True}
     _, messages = run_action(ActionCancelAppointment(), make_tracker(slots))
     assert "抱歉" in texts(messages) and "已取消预约" not in texts(messages)
 

@@ -1,6 +1,8 @@
+import re
 from pathlib import Path
 
 import pytest
+import requests
 
 from actions.backends import client_for
 from actions.clients.hotline import HotlineClient
@@ -13,6 +15,7 @@ from actions.hotline import (
     categorise,
     location_of,
 )
+from actions.identity import Identity
 from tests.actions.conftest import make_tracker, run_action, slot_events, texts
 
 STREETLIGHT = "天河区体育西路12号门口的路灯坏了三天了"
@@ -32,6 +35,19 @@ def answer(slots, candidates, intent="inform", text="", **kwargs):
 def file_ticket(description=STREETLIGHT, phone=PHONE, city="广州"):
     client = client_for(HotlineClient, city, "hotline")
     return client.create_ticket(description, city, phone, categorise(description, city))
+
+
+def proven(citysim, city="广州", phone=PHONE):
+    """Slots of a citizen whose phone passed the SMS check (the real check)."""
+    client = client_for(HotlineClient, city, "hotline")
+    verification = client.start_verification(None, phone)
+    identity = Identity(client.confirm(verification.verification_id, citysim.otp(phone)), city, None, phone)
+    return {"city": city, "phone_number": phone, "identity_token": identity.dump()}
+
+
+def tickets_of(citysim, phone=PHONE):
+    return client_for(HotlineClient, "广州", "hotline").tickets(
+        Identity.load(proven(citysim, phone=phone)["identity_token"]).access)
 
 
 # ------------------------------------------------------------- report form
@@ -137,18 +153,18 @@ def test_a_confirmed_report_is_filed_once_with_a_receipt(city_backends):
     city_backends.pin_clock(MORNING)
     events, first = run_action(ActionReportIssue(), make_tracker(REPORT))
     _, second = run_action(ActionReportIssue(), make_tracker(REPORT))  # e.g. the action server retried
-    assert "诉求已提交，工单号 GZ20261127001" in texts(first) and texts(first) == texts(second)
+    assert re.search(r"诉求已提交，工单号 GZ20261127\d{8}", texts(first)) and texts(first) == texts(second)
     assert "城市管理和综合执法局" in texts(first) and "11月29日 10:00前办结" in texts(first)
     fields = dict(first[0]["custom"]["items"][0]["fields"])
     assert fields["类别"] == "市政设施" and fields["联系电话"] == "138****1093"
     assert slot_events(events) == {"issue_description": None, "confirmed": None}
-    assert len(client_for(HotlineClient, "广州", "hotline").tickets(PHONE)) == 1
+    assert len(tickets_of(city_backends)) == 1
 
 
 def test_nothing_is_filed_without_confirmation(city_backends):
     events, messages = run_action(ActionReportIssue(), make_tracker({**REPORT, "confirmed": None}))
     assert messages == [] and slot_events(events)["issue_description"] is None
-    assert client_for(HotlineClient, "广州", "hotline").tickets(PHONE) == []
+    assert tickets_of(city_backends) == []
 
 
 def test_a_refused_report_shows_the_hotline_reason(city_backends):
@@ -163,19 +179,30 @@ def test_hotline_down_when_filing(city_backends):
 
 
 # ------------------------------------------------------------- tickets
-def test_ticket_form_without_a_number_uses_the_phone_left_before():
-    for slots, expected in (({"city": "广州", "phone_number": PHONE}, None), ({"city": "广州"}, "ticket_id")):
+def test_ticket_form_without_a_number_uses_the_phone_left_before_once_proven(city_backends):
+    for slots, expected in (({"city": "广州", "phone_number": PHONE}, "otp_code"),
+                            (proven(city_backends), None), ({"city": "广州"}, "ticket_id")):
         events, _ = run_action(ValidateTicketForm(), make_tracker(slots, intent="query_ticket"))
         assert slot_events(events)["requested_slot"] == expected
 
 
-def test_a_phone_number_instead_of_the_ticket_number_finishes_the_form():
-    tracker = make_tracker({"city": "广州", "requested_slot": "ticket_id", "phone_number": PHONE},
-                           intent="query_ticket", text=f"工单号忘了 用手机号查 {PHONE}",
-                           entities=[{"entity": "phone_number", "value": PHONE}])
+def test_a_phone_number_instead_of_the_ticket_number_texts_a_code(city_backends):
+    tracker = answer({"city": "广州", "requested_slot": "ticket_id"}, {"phone_number": PHONE},
+                     intent="query_ticket", text=f"工单号忘了 用手机号查 {PHONE}")
     events, messages = run_action(ValidateTicketForm(), tracker)
-    assert messages == []
-    assert slot_events(events)["phone_number"] == PHONE and slot_events(events)["requested_slot"] is None
+    assert "验证码已发送至138****1093" in texts(messages)
+    assert slot_events(events)["phone_number"] == PHONE and slot_events(events)["requested_slot"] == "otp_code"
+    typed = answer({"city": "广州", "requested_slot": "otp_code", "phone_number": PHONE,
+                    "verification_id": slot_events(events)["verification_id"]},
+                   {"otp_code": city_backends.otp(PHONE)})
+    events, _ = run_action(ValidateTicketForm(), typed)
+    assert slot_events(events)["identity_token"] and slot_events(events)["requested_slot"] is None
+
+
+def test_a_phone_number_alone_lists_no_tickets(city_backends):
+    file_ticket()
+    _, messages = run_action(ActionQueryTicket(), make_tracker({"city": "广州", "phone_number": PHONE}))
+    assert "反映的问题共" not in texts(messages) and "工单" not in texts(messages)
 
 
 def test_ticket_form_explains_a_number_that_is_not_one():
@@ -218,16 +245,17 @@ def test_the_phone_finds_every_ticket_newest_first(city_backends):
     file_ticket()
     city_backends.pin_clock("2026-11-28T10:00:00+08:00")
     newest = file_ticket("楼下饭馆油烟太大了")
-    _, messages = run_action(ActionQueryTicket(), make_tracker({"city": "广州", "phone_number": PHONE}))
+    requests.delete(f"{city_backends.url}/_test/clock", timeout=5)  # the token's expiry is read on today's clock
+    _, messages = run_action(ActionQueryTicket(), make_tracker(proven(city_backends)))
     text = texts(messages)
     assert "手机号 138****1093 在广州反映的问题共 2 件" in text and PHONE not in text
-    assert text.index(newest.ticket_id) < text.index("GZ20261127001")
+    assert text.index(newest.ticket_id) < text.index("GZ20261127")
     assert len(messages[0]["custom"]["items"]) == 2
 
 
 def test_no_ticket_for_the_phone_in_this_city(city_backends):
     file_ticket(city="深圳")
-    _, messages = run_action(ActionQueryTicket(), make_tracker({"city": "广州", "phone_number": PHONE}))
+    _, messages = run_action(ActionQueryTicket(), make_tracker(proven(city_backends)))
     assert "没有查到手机号 138****1093 在广州反映过的问题" in texts(messages)
     assert "查一下工单GZ" in texts(messages)  # how to ask by number when the phone finds nothing
 
@@ -240,4 +268,4 @@ def test_hotline_down_when_looking_up(city_backends):
 
 def test_a_stopped_ticket_form_looks_nothing_up(city_backends):
     events, messages = run_action(ActionQueryTicket(), make_tracker({"city": "广州"}))
-    assert messages == [] and slot_events(events) == {"ticket_id": None}
+    assert messages == [] and slot_events(events) == {"ticket_id": None, "otp_code": None, "verification_id": None}

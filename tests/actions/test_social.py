@@ -5,15 +5,14 @@ from typing import Any, Dict, List, Optional, Tuple
 import pytest
 import requests
 
-from actions.clients.social import AccessToken
+from actions.clients.identity import AccessToken
 from actions.forms import ServiceForm
+from actions.identity import Identity, one_time_code
 from actions.social import (
     ActionQueryHousingFund,
     ActionQuerySocialSecurity,
-    Identity,
     ValidateHousingFundForm,
     ValidateSocialSecurityForm,
-    one_time_code,
 )
 from citysim.server import BackgroundServer
 from common import dates
@@ -48,9 +47,9 @@ def verified(backends: BackgroundServer, citizen: Dict[str, str]) -> Dict[str, A
     return {**slots, **slot_events(events)}
 
 
-def identity_for(city: str, id_number: str, minutes: int = 10) -> str:
+def identity_for(city: str, id_number: str, minutes: int = 10, phone: str = "19829129321") -> str:
     expires = dates.now_in_china() + timedelta(minutes=minutes)
-    return Identity(AccessToken("t0ken", expires), city, id_number).dump()
+    return Identity(AccessToken("t0ken", expires), city, id_number, phone).dump()
 
 
 def custom(messages: List[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
@@ -266,7 +265,7 @@ def test_one_time_code_in_what_was_typed(typed, code):
 
 def test_identity_slot_survives_a_round_trip():
     expires = datetime.fromisoformat("2030-01-01T10:00:00+08:00")
-    identity = Identity(AccessToken("abc", expires), "深圳", PAYING["id_number"])
+    identity = Identity(AccessToken("abc", expires), "深圳", PAYING["id_number"], PAYING["phone_number"])
     assert Identity.load(identity.dump()) == identity and Identity.load("garbage") is None
 
 

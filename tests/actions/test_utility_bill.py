@@ -174,28 +174,47 @@ def test_confirmation_cannot_be_asked_when_the_company_is_down(city_backends):
     assert slot_events(events)["requested_slot"] is None
 
 
+def confirmed(slots):
+    """The tracker after the citizen saw the summary and said yes (the real path)."""
+    events, _ = run_action(ActionAskPayBillFormConfirmed(), make_tracker(slots))
+    return make_tracker({**slots, **slot_events(events), "confirmed": True})
+
+
 def test_the_confirmed_amount_is_kept_for_the_payment(city_backends):
     events, _ = run_action(ActionAskPayBillFormConfirmed(),
                            make_tracker({**GZ, "account_number": TWO_MONTHS}))
-    assert float(slot_events(events)["bill_amount"]) == arrears(TWO_MONTHS)
+    assert float(slot_events(events)["confirmed_terms"]["amount"]) == arrears(TWO_MONTHS)
 
 
 def test_a_bill_that_changed_since_the_confirmation_is_not_paid(city_backends):
     due = arrears(ONE_MONTH)
-    tracker = make_tracker({**GZ, "account_number": ONE_MONTH, "confirmed": True,
-                            "bill_amount": "0.01"})  # what the citizen saw and confirmed
+    tracker = confirmed({**GZ, "account_number": ONE_MONTH})
+    tracker.slots["confirmed_terms"]["amount"] = "0.01"  # what the citizen saw, before the bill changed
     events, messages = run_action(ActionPayBill(), tracker)
     assert "缴费金额与账单不符" in texts(messages) and yuan(due) in texts(messages)
     assert "缴费成功" not in texts(messages) and arrears(ONE_MONTH) == due
-    assert slot_events(events)["bill_amount"] is None
+    assert "确认已作废" in texts(messages) and slot_events(events)["confirmed_terms"] is None
 
 
 def test_the_confirmed_amount_is_what_is_paid(city_backends):
     due = arrears(ONE_MONTH)
-    tracker = make_tracker({**GZ, "account_number": ONE_MONTH, "confirmed": True,
-                            "bill_amount": str(due)})
-    _, messages = run_action(ActionPayBill(), tracker)
+    _, messages = run_action(ActionPayBill(), confirmed({**GZ, "account_number": ONE_MONTH}))
     assert f"{yuan(due)}已缴纳" in texts(messages) and arrears(ONE_MONTH) == 0
+
+
+def test_a_payment_without_the_confirmed_amount_is_refused(city_backends):
+    """Never "pay whatever is due": a yes without the sum it was for pays nothing."""
+    tracker = make_tracker({**GZ, "account_number": ONE_MONTH, "confirmed": True})
+    events, messages = run_action(ActionPayBill(), tracker)
+    assert "没有找到您确认过的缴费信息" in texts(messages) and "缴费成功" not in texts(messages)
+    assert slot_events(events)["confirmed"] is None and arrears(ONE_MONTH) > 0
+
+
+def test_an_amount_confirmed_for_another_account_pays_nothing(city_backends):
+    tracker = confirmed({**GZ, "account_number": TWO_MONTHS})
+    tracker.slots["account_number"] = ONE_MONTH
+    _, messages = run_action(ActionPayBill(), tracker)
+    assert "没有找到您确认过的缴费信息" in texts(messages) and arrears(ONE_MONTH) > 0
 
 
 def test_no_means_nothing_is_paid(city_backends):
@@ -207,7 +226,7 @@ def test_no_means_nothing_is_paid(city_backends):
 
 def test_paying_twice_for_one_confirmation_charges_once(city_backends):
     due = arrears(TWO_MONTHS)
-    tracker = make_tracker({**GZ, "account_number": TWO_MONTHS, "confirmed": True})
+    tracker = confirmed({**GZ, "account_number": TWO_MONTHS})
     _, first = run_action(ActionPayBill(), tracker)
     _, second = run_action(ActionPayBill(), tracker)  # e.g. the action server retried
     assert "缴费成功" in texts(first) and texts(first) == texts(second)
@@ -223,9 +242,10 @@ def test_nothing_is_paid_without_confirmation(city_backends):
 
 
 def test_payment_when_the_company_is_down(city_backends):
+    tracker = confirmed({**GZ, "account_number": ONE_MONTH})
     city_backends.inject_fault("error", service="utility", status=503)
-    tracker = make_tracker({**GZ, "account_number": ONE_MONTH, "confirmed": True})
-    _, messages = run_action(ActionPayBill(), tracker)
+    events, messages = run_action(ActionPayBill(), tracker)
     assert "抱歉" in texts(messages) and "缴费成功" not in texts(messages)
+    assert "确认已作废" in texts(messages) and slot_events(events)["confirmed"] is None
     city_backends.clear_faults()
     assert arrears(ONE_MONTH) > 0

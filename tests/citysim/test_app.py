@@ -134,7 +134,7 @@ def test_seed_covers_every_city_with_gazetteer_plate_prefixes(citysim):
 
 def test_seeded_sqlite_is_readable_with_stdlib(citysim_db):
     conn = sqlite3.connect(citysim_db)
-    assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("1",)
+    assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("2",)
     conn.close()
 
 

@@ -84,14 +84,15 @@ def test_bad_fault_specs_are_rejected(citysim, spec):
 def test_after_runs_the_request_then_loses_the_answer(citysim):
     """The case idempotency keys exist for: charged, but the client saw a 503."""
     vehicle = next(v for v in citysim.seed("shenzhen")["vehicles"] if v["violations"] == 4)
-    path = f"/shenzhen/violation/vehicles/{vehicle['plate']}"
-    unpaid = next(v for v in get(citysim, path).json()["violations"] if not v["paid"])
+    path = "/shenzhen/violation/vehicles/violations"
+    unpaid = next(v for v in post(citysim, path, {"plate": vehicle["plate"]}).json()["violations"] if not v["paid"])
     pay = f"/shenzhen/violation/violations/{unpaid['decision_number']}/payment"
     citysim.inject_fault("error", service="violation", after=True, times=1)
-    assert post(citysim, pay, key="k-1").status_code == 503
-    retried = post(citysim, pay, key="k-1")
+    confirmed = {"amount": unpaid["amount_due"]}
+    assert post(citysim, pay, confirmed, key="k-1").status_code == 503
+    retried = post(citysim, pay, confirmed, key="k-1")
     assert retried.status_code == 201
     assert retried.headers["Idempotent-Replayed"] == "true"
-    record = next(v for v in get(citysim, path).json()["violations"]
+    record = next(v for v in post(citysim, path, {"plate": vehicle["plate"]}).json()["violations"]
                   if v["decision_number"] == unpaid["decision_number"])
     assert record["payment"]["payment_id"] == retried.json()["payment_id"]

@@ -1,19 +1,24 @@
 """12345 tickets that progress with time, and the seven-day forecast."""
 from __future__ import annotations
 
-from tests.citysim.http import error_code, get, post
+import re
+
+from tests.citysim.http import error_code, get, post, proven
 
 ISSUE = {"category": "市政设施", "description": "小区门口路灯坏了好几天了", "location": "天河区天河路100号",
          "phone": "13800138000"}
 
 
-def test_ticket_numbers_are_per_city_and_day(citysim):
+def test_ticket_numbers_name_city_and_day_and_cannot_be_guessed(citysim):
     citysim.pin_clock("2026-11-27T09:00:00+08:00")
     first = post(citysim, "/guangzhou/hotline/tickets", ISSUE)
     assert first.status_code == 201
-    assert first.json()["ticket_id"] == "GZ20261127001"
-    assert post(citysim, "/guangzhou/hotline/tickets", ISSUE).json()["ticket_id"] == "GZ20261127002"
-    assert post(citysim, "/wuhan/hotline/tickets", ISSUE).json()["ticket_id"] == "WH20261127001"
+    numbers = [first.json()["ticket_id"]] + [
+        post(citysim, "/guangzhou/hotline/tickets", ISSUE).json()["ticket_id"] for _ in range(5)]
+    assert all(re.fullmatch(r"GZ20261127\d{8}", n) for n in numbers) and len(set(numbers)) == 6
+    serials = [int(n[-8:]) for n in numbers]
+    assert sorted(serials) != list(range(serials[0], serials[0] + 6))  # not one after another
+    assert post(citysim, "/wuhan/hotline/tickets", ISSUE).json()["ticket_id"].startswith("WH20261127")
     assert first.json()["status"] == "已受理" and first.json()["department"] == "城市管理和综合执法局"
     assert first.json()["phone"] == "138****8000"
 
@@ -34,8 +39,13 @@ def test_tickets_by_phone_and_a_retried_submission(citysim):
     citysim.pin_clock("2026-11-27T09:00:00+08:00")
     once = post(citysim, "/shanghai/hotline/tickets", ISSUE, key="t-1").json()
     assert post(citysim, "/shanghai/hotline/tickets", ISSUE, key="t-1").json() == once
-    listed = get(citysim, "/shanghai/hotline/tickets", phone=ISSUE["phone"]).json()["tickets"]
+    anyone = get(citysim, "/shanghai/hotline/tickets", phone=ISSUE["phone"])  # a number alone lists nothing
+    assert anyone.status_code == 401 and error_code(anyone) == "verification_required"
+    headers = proven(citysim, "/shanghai/hotline", ISSUE["phone"])
+    listed = get(citysim, "/shanghai/hotline/tickets", headers=headers).json()["tickets"]
     assert [t["ticket_id"] for t in listed] == [once["ticket_id"]]
+    other = proven(citysim, "/shanghai/hotline", "13900139000")  # another phone sees only its own
+    assert get(citysim, "/shanghai/hotline/tickets", headers=other).json()["tickets"] == []
 
 
 def test_ticket_validation(citysim):

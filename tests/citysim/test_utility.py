@@ -13,7 +13,7 @@ def account(citysim, utility_type="electricity", arrears=2, city="shenzhen"):
 
 
 def bills(citysim, number, city="shenzhen", **params):
-    response = get(citysim, f"/{city}/utility/accounts/{number}", **params)
+    response = post(citysim, f"/{city}/utility/accounts/lookup", {"account_number": number, **params})
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -45,46 +45,51 @@ def test_bills_follow_the_clock(citysim):
 def test_pay_all_arrears_once_per_key(citysim):
     citysim.pin_clock(NOW)
     number = account(citysim)
-    path = f"/shenzhen/utility/accounts/{number}/payments"
+    path = "/shenzhen/utility/payments"
     arrears = bills(citysim, number)["arrears"]
-    assert error_code(post(citysim, path)) == "missing_idempotency_key"
-    first = post(citysim, path, {"amount": arrears}, key="bill-1")
+    assert error_code(post(citysim, path, {"account_number": number, "amount": arrears})) == "missing_idempotency_key"
+    first = post(citysim, path, {"account_number": number, "amount": arrears}, key="bill-1")
     assert first.status_code == 201
     assert first.json()["months"] == ["2026-09", "2026-10"] and first.json()["amount"] == arrears
     assert first.json()["arrears_after"] == 0
-    replay = post(citysim, path, {"amount": arrears}, key="bill-1")
+    replay = post(citysim, path, {"account_number": number, "amount": arrears}, key="bill-1")
     assert replay.json() == first.json()
     after = bills(citysim, number)
     assert after["arrears"] == 0 and after["unpaid_months"] == []
     assert {b["payment_id"] for b in after["bills"][:2]} == {first.json()["payment_id"]}
-    again = post(citysim, path, {}, key="bill-2")
+    again = post(citysim, path, {"account_number": number, "amount": arrears}, key="bill-2")
     assert again.status_code == 409 and error_code(again) == "no_arrears"
 
 
 def test_pay_one_month(citysim):
     citysim.pin_clock(NOW)
     number = account(citysim)
-    response = post(citysim, f"/shenzhen/utility/accounts/{number}/payments", {"months": ["2026-09"]}, key="m")
+    september = next(b for b in bills(citysim, number)["bills"] if b["month"] == "2026-09")
+    response = post(citysim, "/shenzhen/utility/payments",
+                    {"account_number": number, "months": ["2026-09"], "amount": september["amount"]}, key="m")
     assert response.status_code == 201 and response.json()["arrears_after"] > 0
     assert bills(citysim, number)["unpaid_months"] == ["2026-10"]
 
 
 def test_payment_refuses_a_stale_amount_or_a_settled_month(citysim):
     citysim.pin_clock(NOW)
-    path = f"/shenzhen/utility/accounts/{account(citysim)}/payments"
-    stale = post(citysim, path, {"amount": 1.0}, key="a")
+    path, number = "/shenzhen/utility/payments", account(citysim)
+    stale = post(citysim, path, {"account_number": number, "amount": 1.0}, key="a")
     assert stale.status_code == 409 and error_code(stale) == "amount_mismatch"
-    settled = post(citysim, path, {"months": ["2026-01"]}, key="b")
+    settled = post(citysim, path, {"account_number": number, "months": ["2026-01"], "amount": 1.0}, key="b")
     assert settled.status_code == 409 and error_code(settled) == "month_not_payable"
-    nonsense = post(citysim, path, {"amount": "lots"}, key="c")
+    nonsense = post(citysim, path, {"account_number": number, "amount": "lots"}, key="c")
     assert nonsense.status_code == 400 and error_code(nonsense) == "invalid_amount"
+    whatever_is_due = post(citysim, path, {"account_number": number}, key="d")  # never "pay whatever is due"
+    assert whatever_is_due.status_code == 400 and error_code(whatever_is_due) == "missing_amount"
 
 
 def test_lookup_errors(citysim):
     water = account(citysim, "water")
-    wrong_type = get(citysim, f"/shenzhen/utility/accounts/{water}", utility_type="gas")
+    lookup = "/shenzhen/utility/accounts/lookup"
+    wrong_type = post(citysim, lookup, {"account_number": water, "utility_type": "gas"})
     assert wrong_type.status_code == 404 and error_code(wrong_type) == "account_type_mismatch"
-    other_city = get(citysim, f"/guangzhou/utility/accounts/{water}")
+    other_city = post(citysim, "/guangzhou/utility/accounts/lookup", {"account_number": water})
     assert other_city.status_code == 404 and error_code(other_city) == "account_not_found"
-    bad_months = get(citysim, f"/shenzhen/utility/accounts/{water}", months="13")
+    bad_months = post(citysim, lookup, {"account_number": water, "months": 13})
     assert bad_months.status_code == 400 and error_code(bad_months) == "invalid_months"

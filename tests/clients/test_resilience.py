@@ -105,7 +105,7 @@ def test_a_fine_payment_retried_after_a_503_charges_once(citysim, connect):
     client = connect(ViolationClient, "wuhan", retries=2)
     target = client.violations(vehicle["plate"]).unpaid[0]
     citysim.inject_fault("error", service="violation", city="wuhan", after=True, times=2)
-    paid = client.pay(target.decision_number)
+    paid = client.pay(target.decision_number, target.amount_due)
     assert paid.decision_number == target.decision_number
     assert payments(citysim, "violation_payment", "decision_number", target.decision_number) == 1
 
@@ -114,10 +114,10 @@ def test_the_same_key_in_a_later_call_returns_the_first_payment(citysim, connect
     vehicle = next(v for v in citysim.seed("shenzhen")["vehicles"] if v["violations"] == 4)
     client = connect(ViolationClient)
     target = client.violations(vehicle["plate"]).unpaid[0]
-    first = client.pay(target.decision_number, idempotency_key="confirmed-by-citizen")
-    assert client.pay(target.decision_number, idempotency_key="confirmed-by-citizen") == first
+    first = client.pay(target.decision_number, target.amount_due, idempotency_key="confirmed-by-citizen")
+    assert client.pay(target.decision_number, target.amount_due, idempotency_key="confirmed-by-citizen") == first
     with pytest.raises(RequestRejected) as caught:
-        client.pay(target.decision_number)
+        client.pay(target.decision_number, target.amount_due)
     assert caught.value.code == "already_paid"
 
 
@@ -155,3 +155,20 @@ def test_decode_builds_nested_dataclasses():
 def test_decode_rejects_wrong_shapes(payload):
     with pytest.raises((KeyError, TypeError, ValueError)):
         decode(Outer, payload)
+
+
+def test_the_total_deadline_stops_the_retries_and_says_busy(citysim, connect):
+    """Each attempt waits 0.6 s for a 504; a 1 s deadline leaves room for two, not six."""
+    citysim.inject_fault("timeout", service="traffic", seconds=0.6, times=6)
+    with pytest.raises(BackendError) as caught:
+        connect(TrafficClient, retries=5, deadline=1.0).road("深南大道")
+    assert caught.value.retryable and "繁忙" in caught.value.user_message
+    with pytest.raises(BackendError):  # faults were left over: the deadline, not the retries, ended it
+        connect(TrafficClient, retries=0).road("深南大道")
+
+
+def test_urls_in_warnings_carry_no_personal_data(citysim, connect, caplog):
+    citysim.inject_fault("error", service="utility", status=503, times=3)
+    with pytest.raises(BackendError):
+        connect(UtilityClient, retries=2).pay("0575136233", Decimal("1.00"))
+    assert caplog.records and all("0575136233" not in r.getMessage() for r in caplog.records)

@@ -30,8 +30,8 @@ def test_violation_lookup_and_payment(citysim, connect):
     assert record.violations[0].occurred_at.tzinfo is not None
     unpaid_before = record.unpaid_fine
     target = record.unpaid[0]
-    paid = client.pay(target.decision_number)
-    assert paid.amount == target.fine and paid.plate == vehicle["plate"]
+    paid = client.pay(target.decision_number, target.amount_due)
+    assert paid.amount == target.amount_due == target.fine + target.late_fee and paid.plate == vehicle["plate"]
     assert client.violations(vehicle["plate"]).unpaid_fine == unpaid_before - target.fine
 
 
@@ -99,10 +99,12 @@ def test_hospital(citysim, connect):
     slots = client.slots("同济", "小儿科", time_period="morning")
     assert slots and all(s.time_period == "morning" for s in slots)
     slot = slots[0]
-    appointment = client.book(slot.slot_id, "李雷", resident_id(7), "13900139000")
+    appointment = client.book(slot.slot_id, slot.fee, "李雷", resident_id(7), "13900139000")
     assert appointment.status == "booked" and appointment.date == slot.date and appointment.doctor == slot.doctor
-    assert [a.appointment_id for a in client.appointments(phone="13900139000")] == [appointment.appointment_id]
-    cancelled = client.cancel(appointment.appointment_id, id_number=resident_id(7))
+    verification = client.start_verification(resident_id(7), "13900139000")
+    token = client.confirm(verification.verification_id, citysim.otp("13900139000"))
+    assert [a.appointment_id for a in client.appointments(token)] == [appointment.appointment_id]
+    cancelled = client.cancel(appointment.appointment_id, token)
     assert cancelled.status == "cancelled"
     with pytest.raises(RequestRejected) as caught:
         client.slots("同济", "小儿科", day=date(2027, 1, 1))
@@ -137,7 +139,9 @@ def test_hotline(citysim, connect):
     citysim.pin_clock(NOW)
     client = connect(HotlineClient, "foshan")
     ticket = client.create_ticket("路灯坏了", "禅城区季华路1号", "13800138000", category="市政设施")
-    assert ticket.ticket_id == "FS20261127001" and ticket.status == "已受理"
+    assert ticket.ticket_id.startswith("FS20261127") and len(ticket.ticket_id) == 18 and ticket.status == "已受理"
     citysim.pin_clock("2026-11-27T10:00:00+08:00")
     assert client.ticket(ticket.ticket_id).status == "处理中"
-    assert [t.ticket_id for t in client.tickets("13800138000")] == [ticket.ticket_id]
+    verification = client.start_verification(None, "13800138000")
+    token = client.confirm(verification.verification_id, citysim.otp("13800138000"))
+    assert [t.ticket_id for t in client.tickets(token)] == [ticket.ticket_id]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from decimal import Decimal
-from typing import Any, Dict, List, Optional, Text, Tuple
+from typing import Any, ClassVar, Dict, List, Optional, Text, Tuple
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -40,7 +40,7 @@ class PatientForm(ServiceForm):
     ID number and phone, and a city that may change mid-form."""
 
     service = "hospital"
-    transient_slots: List[str] = []
+    transient_slots: ClassVar[List[str]] = []
 
     def not_an_answer(
         self, dispatcher: CollectingDispatcher, tracker: Tracker
@@ -147,7 +147,7 @@ class ValidateAppointmentForm(PatientForm):
         the hospital is in the city and has the department, the session is open."""
         events = await super().get_validation_events(dispatcher, tracker, domain)
         said = {e["name"] for e in events if e["value"] is not None}
-        checks = ((("city", "hospital"), {"department"}, self.check_hospital),
+        checks: Tuple[Any, ...] = ((("city", "hospital"), {"department"}, self.check_hospital),
                   (("city", *SCHEDULE_SLOTS), set(), self.check_session))
         for needed, also_after, check in checks:
             if any(e["name"] == "requested_slot" and e["value"] is None for e in events):

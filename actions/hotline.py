@@ -12,7 +12,7 @@ import re
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Pattern, Text
+from typing import Any, ClassVar, Dict, List, Optional, Pattern, Text
 
 import yaml
 from rasa_sdk import Action, Tracker
@@ -278,7 +278,7 @@ class ValidateTicketForm(VerifiedForm):
     identity_slots = ("phone_number",)
     mismatch_hint = words("hotline.ValidateTicketForm")
     slots = ["ticket_id"]
-    final_slots: List[str] = []
+    final_slots: ClassVar[List[str]] = []
     transient_slots = ["ticket_id", OTP_SLOT, VERIFICATION_SLOT]
 
     async def required_slots(

@@ -26,4 +26,4 @@ def apply() -> None:
         return [event for event in original(tracker) if event.key not in SENSITIVE_SLOTS]
 
     carried_over.citylink = True  # type: ignore[attr-defined]
-    ActionSessionStart._slot_set_events_from_tracker = staticmethod(carried_over)  # type: ignore[assignment]
+    ActionSessionStart._slot_set_events_from_tracker = staticmethod(carried_over)

@@ -32,12 +32,11 @@ import itertools
 import json
 from typing import Any, Dict, Optional, Text
 
-from sqlalchemy import func
-
 from rasa.core.tracker_store import SQLTrackerStore as RasaSQLTrackerStore
 from rasa.shared.core.events import Event, SlotSet
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
+from sqlalchemy import func
 
 from common.privacy import reveal_event, seal_event
 

@@ -36,8 +36,16 @@ from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from common.codes import (ID_PATTERN, PHONE_PATTERN, PLATE_PATTERN, mask_account, mask_id_number,
-                          mask_name, mask_phone, mask_plate)
+from common.codes import (
+    ID_PATTERN,
+    PHONE_PATTERN,
+    PLATE_PATTERN,
+    mask_account,
+    mask_id_number,
+    mask_name,
+    mask_phone,
+    mask_plate,
+)
 from common.secrets import secret
 
 logger = logging.getLogger(__name__)

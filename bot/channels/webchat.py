@@ -39,7 +39,6 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels.guard import (
-    MAX_MESSAGE_CHARS,
     TURN_TTL_SECONDS,
     ChannelGuard,
     GuardedChannel,

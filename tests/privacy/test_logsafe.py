@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import io
-import os
 import logging
+import os
 import stat
 import subprocess
 import sys

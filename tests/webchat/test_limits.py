@@ -27,6 +27,7 @@ from bot.channels.guard import (
     SQLiteChannelState,
 )
 from common.secrets import rasa_api_jwt
+
 from .fake_bot import LoopbackServer
 from .test_channel import http, message, new_chat_id
 

@@ -67,15 +67,14 @@ async def login(request: Request) -> Response:
         return render(request, "login.html", None, 403, error="页面已过期，请刷新后重新登录。")
     name, password = form.get("name", "").strip(), form.get("password", "")
     address = request.client.host if request.client else "?"
-    keys = (f"name:{name}", f"addr:{address}")
     throttle: auth.Throttle = request.app.state.throttle
-    if throttle.blocked(*keys):
+    if throttle.blocked(name, address):
         return render(request, "login.html", None, 429, error="登录失败次数过多，请 15 分钟后再试。")
     user = await in_thread(auth.authenticate, engine_of(request), name, password)
     if user is None:
-        throttle.failed(*keys)
+        throttle.failed(name, address)
         return render(request, "login.html", None, 401, error="用户名或密码不对。")
-    throttle.succeeded(keys[0])
+    throttle.succeeded(name)
     request.session.clear()  # a fresh session (and CSRF token) at every sign-in
     request.session["user_id"] = user.id
     return RedirectResponse("/conversations", status_code=303)

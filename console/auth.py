@@ -10,7 +10,7 @@ import threading
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass
-from typing import Deque, Dict, Optional
+from typing import Deque, Dict, Optional, Tuple
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
@@ -94,35 +94,37 @@ def list_users(engine: Engine) -> list:
 
 
 class Throttle:
-    """At most `limit` failed sign-ins per name and per address in `window_s`.
+    """Failed sign-ins: at most `per_name` per user name and `per_address` per client in `window_s`.
 
     Kept in memory: the console is one process, and a restart forgetting the
     count costs an attacker a restart of our process, which they cannot cause.
+    The per-address limit is higher because colleagues share an office address.
     """
 
-    def __init__(self, limit: int = 5, window_s: float = 900) -> None:
-        self.limit = limit
+    def __init__(self, per_name: int = 5, per_address: int = 30, window_s: float = 900) -> None:
+        self.limits = {"name": per_name, "addr": per_address}
         self.window_s = window_s
-        self._failures: Dict[str, Deque[float]] = defaultdict(deque)
+        self._failures: Dict[Tuple[str, str], Deque[float]] = defaultdict(deque)
         self._lock = threading.Lock()
 
-    def _recent(self, key: str, now: float) -> Deque[float]:
+    def _recent(self, key: Tuple[str, str], now: float) -> Deque[float]:
         times = self._failures[key]
         while times and times[0] < now - self.window_s:
             times.popleft()
         return times
 
-    def blocked(self, *keys: str) -> bool:
+    def blocked(self, name: str, address: str) -> bool:
         now = time.monotonic()
         with self._lock:
-            return any(len(self._recent(k, now)) >= self.limit for k in keys)
+            return any(len(self._recent(key, now)) >= self.limits[key[0]]
+                       for key in (("name", name), ("addr", address)))
 
-    def failed(self, *keys: str) -> None:
+    def failed(self, name: str, address: str) -> None:
         now = time.monotonic()
         with self._lock:
-            for key in keys:
+            for key in (("name", name), ("addr", address)):
                 self._recent(key, now).append(now)
 
-    def succeeded(self, name_key: str) -> None:
+    def succeeded(self, name: str) -> None:
         with self._lock:
-            self._failures.pop(name_key, None)
+            self._failures.pop(("name", name), None)

@@ -34,6 +34,7 @@ def services(
     citysim_port: int = 5080,
     citysim_db: str = "var/citysim.sqlite",
     stock_server: bool = False,
+    console_port: int = int(os.environ.get("CONSOLE_PORT", "5090")),
 ) -> Dict[str, Service]:
     """The processes of a full stack; ports overridable so tests don't collide.
 
@@ -60,6 +61,12 @@ def services(
              "--credentials", "credentials.yml", "--endpoints", "endpoints.yml",
              "--port", str(bot_port), "--cors", "*"],
             f"http://127.0.0.1:{bot_port}/status",
+        ),
+        # The staff console reads the same tracker database (TRACKER_URL).
+        "console": Service(
+            "console",
+            [sys.executable, "-m", "console", "--port", str(console_port)],
+            f"http://127.0.0.1:{console_port}/health",
         ),
     }
 
@@ -173,8 +180,10 @@ def main() -> None:
             )
             return
         stack.start(svc["bot"], timeout=300)
+        stack.start(svc["console"])
         print("CityLink 已启动：网页聊天 http://127.0.0.1:5005/webhooks/webchat/ ，"
-              "REST http://127.0.0.1:5005/webhooks/rest/webhook 。按 Ctrl-C 停止。", flush=True)
+              "REST http://127.0.0.1:5005/webhooks/rest/webhook ，"
+              f"客服后台 {svc['console'].health_url.rsplit('/', 1)[0]}/ 。按 Ctrl-C 停止。", flush=True)
         try:
             while all(p.poll() is None for p in stack.processes):
                 time.sleep(1)

@@ -38,7 +38,7 @@ def chart(series: List[Dict[str, Any]], key: str, extra: Dict[str, str], base: D
     step = WIDTH / max(1, len(series))
     bars = []
     for n, (day, value) in enumerate(zip(series, values)):
-        height = 0 if not top else (HEIGHT - 20) * value / top
+        height = 0 if not top else (HEIGHT - 32) * value / top
         bars.append({"x": n * step + 2, "y": HEIGHT - 16 - height, "w": max(2.0, step - 4), "h": height,
                      "label": str(value) if key == "total" else f"{100 * value:.0f}%",
                      "date": day["date"], "count": day[key],
@@ -46,7 +46,7 @@ def chart(series: List[Dict[str, Any]], key: str, extra: Dict[str, str], base: D
     return {"bars": bars, "width": WIDTH, "height": HEIGHT, "top": top}
 
 
-def _data(engine: Any, city: str, intent: str, days: int) -> Dict[str, Any]:
+def board_data(engine: Any, city: str, intent: str, days: int) -> Dict[str, Any]:
     with engine.connect() as conn:
         return {"board": queries.dashboard(conn, city, intent, days), "choices": queries.known_values(conn)}
 
@@ -57,7 +57,7 @@ async def dashboard_page(request: Request, user: auth.User) -> Response:
     city, intent = params.get("city", "")[:32], params.get("intent", "")[:64]
     days_text = params.get("days", "14")
     days = max(1, min(int(days_text), 90)) if days_text.isdigit() else 14
-    found = await in_thread(_data, engine_of(request), city, intent, days)
+    found = await in_thread(board_data, engine_of(request), city, intent, days)
     board = found["board"]
     base = {k: v for k, v in (("city", city), ("intent", intent)) if v}
     charts = [{"key": key, "title": title, **chart(board["series"], key, extra, base)}

@@ -22,7 +22,7 @@ EXPORT_FIELDS = ["sender_id", "channel", "city", "first_ts", "last_ts", "service
                  "tags", "reviewed_by", "messages"]
 
 
-def _listing(engine: Any, filters: queries.Filters) -> Dict[str, Any]:
+def listing(engine: Any, filters: queries.Filters) -> Dict[str, Any]:
     with engine.connect() as conn:
         items, more = ([], False) if filters.errors else queries.list_page(conn, filters)
         return {"items": items, "more": more, "choices": queries.known_values(conn)}
@@ -31,7 +31,7 @@ def _listing(engine: Any, filters: queries.Filters) -> Dict[str, Any]:
 @guarded("staff")
 async def conversation_list(request: Request, user: auth.User) -> Response:
     filters = queries.Filters.from_params(request.query_params)
-    found = await in_thread(_listing, engine_of(request), filters)
+    found = await in_thread(listing, engine_of(request), filters)
     return render(request, "list.html", user, filters=filters, **found)
 
 
@@ -40,7 +40,7 @@ async def api_conversations(request: Request, user: auth.User) -> Response:
     filters = queries.Filters.from_params(request.query_params)
     if filters.errors:
         return JSONResponse({"error": "；".join(filters.errors)}, status_code=400)
-    found = await in_thread(_listing, engine_of(request), filters)
+    found = await in_thread(listing, engine_of(request), filters)
     return JSONResponse({"page": filters.page, "more": found["more"], "items": found["items"]})
 
 

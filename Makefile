@@ -22,7 +22,7 @@ DATA_SOURCES := domain.yml $(shell find data -name '*.yml' 2>/dev/null | grep -v
 NLU_SOURCES := config.yml $(DATA_SOURCES) $(shell find common bot/nlu -name '*.yml' -o -name '*.py' 2>/dev/null)
 RESOURCES := var/jieba/userdict.txt data/nlu/generated/lookups.yml
 
-.PHONY: all install resources train run shell test eval validate bench clean browser postgres admin console console-bench
+.PHONY: all install resources train run shell retention test eval validate bench clean browser postgres admin console console-bench
 
 all: test
 
@@ -71,6 +71,10 @@ admin: $(VENV)/.installed
 
 shell: $(MODEL)
 	$(PY) -m tools.stack shell
+
+# Delete conversations past their city's retention period (make run also does it hourly).
+retention: $(VENV)/.installed
+	$(PY) -m tools.retention
 
 # The tracker store is also tested against a throwaway PostgreSQL server (tests/postgres.py).
 postgres:

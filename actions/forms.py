@@ -158,6 +158,8 @@ class ServiceForm(FormValidationAction):
             return self.abort_events(tracker)
         if name == "human_handoff":
             return self.abort_events(tracker) + replies.handoff(dispatcher, tracker)
+        if name == "delete_my_data":  # 删除我的记录 ends any form (actions/privacy.py)
+            return self.abort_events(tracker, then="action_delete_my_data")
         if requested is None or tracker.slots_to_validate():
             return None
         # Nothing was extracted for the question asked.

@@ -58,7 +58,9 @@ from jsonschema import Draft202012Validator
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from bot import session, templates
 from bot.worker_balance import WorkerLoads, shed_when_overloaded
+from common import logsafe
 
 
 def _event_validators(spec: Dict[str, Any]) -> Tuple[Draft202012Validator, Dict[str, Any]]:
@@ -273,11 +275,14 @@ def apply() -> None:
     _sequential_graph_runner()
     _event_class_lookup_cache()
     _fast_slot_copy()
+    templates.apply()
+    session.apply()
     event.listen(Engine, "connect", _sqlite_wal)
     apply.done = True  # type: ignore[attr-defined]
 
 
 def main() -> None:
+    logsafe.configure("bot")
     apply()
     from rasa.__main__ import main as rasa_main
 

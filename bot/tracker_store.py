@@ -13,8 +13,18 @@ it not in the database:
   the tracker and insert the new rows in one statement. Trackers we did not
   read (a new conversation, the HTTP API replacing events) still count.
 
-The schema, the JSON in `data` and the rows are exactly Rasa's: support tools,
-`rasa export` and a later switch back to `type: SQL` read them unchanged.
+The schema and the rows are Rasa's. What differs is inside `data`: personal
+values (ID and phone numbers, plates, account numbers, names, identity tokens
+...) are sealed on save and revealed on read (common/privacy.py), so the bot
+and the actions see plain values in memory and the table holds only masks and
+ciphertext under `secret("data_key")`. `rasa export` or a switch back to
+`type: SQL` still read the rows; they see the sealed tokens.
+
+Erasing: a citizen's "删除我的记录" ends in `action_delete_my_data`, which
+returns `SlotSet(ERASE_SLOT, True)`. Saving a tracker with that event among its
+new ones deletes every row of the conversation (all sessions) and writes
+nothing: the next message starts a new conversation. The retention job
+(tools/retention.py) deletes through `erase` too.
 """
 from __future__ import annotations
 
@@ -22,12 +32,25 @@ import itertools
 import json
 from typing import Any, Dict, Optional, Text
 
+from sqlalchemy import func
+
 from rasa.core.tracker_store import SQLTrackerStore as RasaSQLTrackerStore
-from rasa.shared.core.events import Event
+from rasa.shared.core.events import Event, SlotSet
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
+from common.privacy import reveal_event, seal_event
+
 STORED = "_citylink_stored_events"  # tracker attribute: events of its session already in the table
+ERASE_SLOT = "erase_conversation"  # set by action_delete_my_data (actions/privacy.py)
+# A sealed token's opening as `json.dumps` writes it (ASCII escapes) and as other writers may.
+_SEALED_MARKS = (json.dumps("⟦sealed:")[1:-1], "⟦sealed:")
+
+
+def _load(data: str) -> Dict[str, Any]:
+    """A stored event, its sealed values revealed (rows without any skip the walk)."""
+    event = json.loads(data)
+    return reveal_event(event) if any(mark in data for mark in _SEALED_MARKS) else event
 
 
 class SQLTrackerStore(RasaSQLTrackerStore):
@@ -37,7 +60,7 @@ class SQLTrackerStore(RasaSQLTrackerStore):
                         fetch_events_from_all_sessions: bool) -> Optional[DialogueStateTracker]:
         with self.session_scope() as session:
             query = self._event_query(session, sender_id, fetch_events_from_all_sessions)
-            events = [json.loads(data) for (data,) in query.with_entities(self.SQLEvent.data)]
+            events = [_load(data) for (data,) in query.with_entities(self.SQLEvent.data)]
         if not (self.domain and events):
             return None
         tracker = DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
@@ -53,12 +76,44 @@ class SQLTrackerStore(RasaSQLTrackerStore):
             if stored is None:
                 stored = self._event_query(session, tracker.sender_id,
                                            fetch_events_from_all_sessions=False).count()
-            rows = [self._row(tracker.sender_id, event)
-                    for event in itertools.islice(tracker.events, stored, None)]
+            new = list(itertools.islice(tracker.events, stored, None))
+            if any(isinstance(e, SlotSet) and e.key == ERASE_SLOT and e.value for e in new):
+                self.erase(tracker.sender_id)
+                setattr(tracker, STORED, len(tracker.events))
+                return
+            rows = [self._row(tracker.sender_id, event) for event in new]
             if rows:
                 session.execute(self.SQLEvent.__table__.insert(), rows)
             session.commit()
         setattr(tracker, STORED, len(tracker.events))
+
+    def erase(self, sender_id: Text) -> int:
+        """Delete every stored event of the conversation; the number of rows deleted."""
+        with self.session_scope() as session:
+            deleted = (session.query(self.SQLEvent).filter(self.SQLEvent.sender_id == sender_id)
+                       .delete(synchronize_session=False))
+            session.commit()
+        return int(deleted)
+
+    def last_activity(self) -> Dict[Text, float]:
+        """Each stored conversation and the timestamp of its latest event."""
+        with self.session_scope() as session:
+            return {sender: float(latest) for sender, latest in session.query(
+                self.SQLEvent.sender_id, func.max(self.SQLEvent.timestamp),
+            ).group_by(self.SQLEvent.sender_id)}
+
+    def latest_slot_value(self, sender_id: Text, slot: Text) -> Any:
+        """The value the conversation's latest SlotSet for `slot` stored (revealed), or None."""
+        with self.session_scope() as session:
+            query = (session.query(self.SQLEvent.data)
+                     .filter(self.SQLEvent.sender_id == sender_id, self.SQLEvent.type_name == "slot",
+                             self.SQLEvent.data.like(f'%"name": "{slot}"%'))
+                     .order_by(self.SQLEvent.id.desc()))
+            for (data,) in query:
+                event = _load(data)
+                if event.get("name") == slot:
+                    return event.get("value")
+        return None
 
     @staticmethod
     def _row(sender_id: Text, event: Event) -> Dict[Text, Any]:
@@ -69,5 +124,5 @@ class SQLTrackerStore(RasaSQLTrackerStore):
             "timestamp": data.get("timestamp"),
             "intent_name": data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
             "action_name": data.get("name"),
-            "data": json.dumps(data),
+            "data": json.dumps(seal_event(data)),
         }

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import argparse
-import logging
 
 from aiohttp import web
 
 from citysim.app import create_app
+from common import logsafe
 
 
 def main() -> None:
@@ -15,7 +15,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=5080)
     parser.add_argument("--db", default="var/citysim.sqlite", help="SQLite file, created and seeded if missing")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO)
+    logsafe.configure("citysim")
     web.run_app(create_app(args.db), host=args.host, port=args.port)
 
 

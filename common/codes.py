@@ -53,3 +53,18 @@ def mask_id_number(value: str) -> str:
 def mask_phone(value: str) -> str:
     """138****5678."""
     return value[:3] + "****" + value[-4:]
+
+
+def mask_plate(value: str) -> str:
+    """粤B***45: province and issuing office say the city, the tail the car."""
+    return value[:2] + "*" * max(len(value) - 4, 1) + value[-2:]
+
+
+def mask_account(value: str) -> str:
+    """******2401: the last four digits are enough to recognise one's own account."""
+    return "*" * max(len(value) - 4, 0) + value[-4:]
+
+
+def mask_name(value: str) -> str:
+    """陈**: the surname is enough to recognise one's own record."""
+    return value[:1] + "*" * (len(value) - 1)

@@ -16,6 +16,7 @@ from typing import Dict, List, Optional
 import yaml
 
 DEFAULT_DIR = Path(__file__).resolve().parents[1] / "registry"
+DEFAULT_RETENTION_DAYS = 30
 _VAR = re.compile(r"\$\{([A-Z0-9_]+)(?::-([^}]*))?\}")
 
 # Registry service -> the intents it serves.
@@ -59,6 +60,8 @@ class CityConfig:
     services: Dict[str, ServiceConfig]
     faq_overrides: Dict[str, str]
     order: int = 99  # position in the list of served cities shown to users
+    # Days a conversation is kept after its last message (tools/retention.py).
+    retention_days: int = DEFAULT_RETENTION_DAYS
 
     def service(self, name: str) -> Optional[ServiceConfig]:
         return self.services.get(name)
@@ -95,6 +98,7 @@ def _load_city(path: Path) -> CityConfig:
         services=services,
         faq_overrides=dict(raw.get("faq_overrides") or {}),
         order=int(raw.get("order", 99)),
+        retention_days=int(raw.get("retention_days", DEFAULT_RETENTION_DAYS)),
     )
 
 

@@ -20,9 +20,12 @@ MODEL = ROOT / "models" / "citylink.tar.gz"
 class LiveStack:
     """A running bot + action server + simulator, reached over HTTP."""
 
-    def __init__(self, bot_url: str, citysim_url: str) -> None:
+    def __init__(self, bot_url: str, citysim_url: str, tracker_db: Optional[Path] = None,
+                 log_dir: Optional[Path] = None) -> None:
         self.bot_url = bot_url
         self.citysim_url = citysim_url
+        self.tracker_db = tracker_db  # the raw rows, for tests of what is stored
+        self.log_dir = log_dir  # each service's log file
 
     def request(self, url: str, body: Optional[Dict[str, Any]] = None, method: str = "GET") -> Any:
         data = json.dumps(body).encode() if body is not None else None
@@ -57,7 +60,8 @@ def live_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
         stack.start(svc["actions"])
         stack.start(svc["bot"], timeout=300)
         yield LiveStack(f"http://127.0.0.1:{TEST_PORTS['bot_port']}",
-                        f"http://127.0.0.1:{TEST_PORTS['citysim_port']}")
+                        f"http://127.0.0.1:{TEST_PORTS['citysim_port']}",
+                        tracker_db=tmp / "tracker.db", log_dir=tmp / "log")
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional
 
+from common import logsafe
+from common.logsafe import LogSink
+
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
 
@@ -52,7 +55,7 @@ def services(
         ),
         "actions": Service(
             "actions",
-            [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(actions_port)],
+            [sys.executable, "-m", "actions", "--actions", "actions", "--port", str(actions_port)],
             f"http://127.0.0.1:{actions_port}/health",
         ),
         "bot": Service(
@@ -103,12 +106,13 @@ def stack_environment(
     return env
 
 
-def wait_healthy(url: str, process: subprocess.Popen, timeout: float, log: Path) -> None:
+def wait_healthy(url: str, process: subprocess.Popen, timeout: float, log: LogSink) -> None:
     """Poll until the service answers, failing fast (with its log) if it died."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            tail = log.read_text(encoding="utf-8", errors="replace")[-3000:]
+            log.close()  # all it wrote, before reading the tail
+            tail = log.path.read_text(encoding="utf-8", errors="replace")[-3000:]
             raise RuntimeError(f"进程已退出（退出码 {process.returncode}）：{url}\n{tail}")
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
@@ -126,21 +130,32 @@ class Stack:
         self.env = env or stack_environment()
         self.log_dir = log_dir
         self.processes: List[subprocess.Popen] = []
+        self.sinks: List[LogSink] = []
 
     def start(self, service: Service, timeout: float = 120) -> None:
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        log_path = self.log_dir / f"{service.name}.log"
-        log = open(log_path, "ab")
+        """Start one service, its output masked into a rotating `<log_dir>/<name>.log` (0600)."""
+        log = LogSink(self.log_dir / f"{service.name}.log")
+        self.sinks.append(log)
         print(f"启动 {service.name} …", flush=True)
         started = time.monotonic()
         process = subprocess.Popen(
-            service.command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            service.command, cwd=ROOT, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         self.processes.append(process)
-        wait_healthy(service.health_url, process, timeout, log_path)
+        log.drain(process.stdout)  # type: ignore[arg-type]
+        wait_healthy(service.health_url, process, timeout, log)
         print(f"  {service.name} 就绪（{time.monotonic() - started:.1f} 秒）：{service.health_url}",
               flush=True)
+
+    def start_job(self, name: str, command: List[str]) -> None:
+        """A background process with no health endpoint (the retention job), logged like a service."""
+        log = LogSink(self.log_dir / f"{name}.log")
+        self.sinks.append(log)
+        process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+        self.processes.append(process)
+        log.drain(process.stdout)  # type: ignore[arg-type]
 
     def stop(self) -> None:
         for process in reversed(self.processes):
@@ -152,6 +167,9 @@ class Stack:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
         self.processes.clear()
+        for sink in self.sinks:
+            sink.close()
+        self.sinks.clear()
 
     def __enter__(self) -> "Stack":
         return self
@@ -165,6 +183,7 @@ def main() -> None:
     parser.add_argument("mode", choices=["run", "shell"])
     parser.add_argument("--model", default="models/citylink.tar.gz")
     args = parser.parse_args()
+    logsafe.configure("stack")
     (ROOT / "var").mkdir(exist_ok=True)
     # `kill` (SIGTERM) stops the children too, like Ctrl-C.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -180,6 +199,8 @@ def main() -> None:
             )
             return
         stack.start(svc["bot"], timeout=300)
+        # Conversations past their city's retention period: deleted now, then hourly.
+        stack.start_job("retention", [sys.executable, "-m", "tools.retention", "--every", "3600"])
         stack.start(svc["console"])
         print("CityLink 已启动：网页聊天 http://127.0.0.1:5005/webhooks/webchat/ ，"
               "REST http://127.0.0.1:5005/webhooks/rest/webhook ，"

@@ -10,7 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from console import db
-from console.pii import mask_text, sensitive_values
+from common.privacy import mask_text
+from console.pii import masked_message
 
 TAG_NAME = re.compile(r"^[a-z][a-z0-9_]{1,40}$")
 
@@ -98,7 +99,7 @@ def flag_message(engine: Engine, user: str, sender_id: str, event_id: int, reaso
         conn.execute(db.flags.insert().values(
             sender_id=sender_id, event_id=event_id,
             message_id=event.get("message_id") or parse.get("message_id"),
-            text_masked=mask_text(event.get("text") or "", sensitive_values(parse.get("entities") or [])),
+            text_masked=masked_message(event.get("text") or "", parse.get("entities") or []),
             intent=intent.get("name"), confidence=intent.get("confidence"),
             reason=mask_text(reason.strip()[:500]), flagged_by=user, flagged_at=time.time(), status="open"))
 

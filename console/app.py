@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 from typing import Any, AsyncIterator, Optional
 
 from starlette.applications import Starlette
@@ -155,12 +156,15 @@ async def audit_page(request: Request, user: auth.User) -> Response:
     return render(request, "audit.html", user, entries=entries, who=who, action=action)
 
 
-async def keep_summary(engine: Any, interval_s: float) -> None:
-    """Fold new events into the summary for as long as the console runs."""
-    indexer = Indexer(engine)
+async def keep_summary(engine: Any, interval_s: float, prune_every_s: float = 60) -> None:
+    """Fold new events into the summary, and drop erased conversations, while the console runs."""
+    indexer, pruned_at = Indexer(engine), 0.0
     while True:
         try:
             await in_thread(indexer.run_until_current)
+            if time.monotonic() - pruned_at >= prune_every_s:
+                await in_thread(indexer.prune)
+                pruned_at = time.monotonic()
         except Exception:  # a database hiccup must not stop the summary for good
             log.exception("汇总表更新失败，稍后重试")
         await asyncio.sleep(interval_s)

@@ -18,6 +18,7 @@ from rasa.shared.core.events import (ActionExecuted, ActiveLoop, BotUttered, Eve
                                      SlotSet, UserUttered)
 from sqlalchemy.engine import Engine
 
+from common.privacy import seal_event
 from console import db
 
 CITIES = ("广州", "深圳", "佛山", "武汉", "上海")
@@ -150,8 +151,7 @@ def appointment(s: Script, city: str) -> None:
     s.act("appointment_form", ActiveLoop("appointment_form"), SlotSet("city", city),
           SlotSet("requested_slot", "id_number")).say("请提供就诊人的身份证号。").listen()
     text = f"身份证{id_number}，电话{phone}，我叫张伟"
-    s.user(text, "inform", 0.81, [_entity("id_number", id_number, text), _entity("phone_number", phone, text),
-                                  _entity("name", "张伟", text)])
+    s.user(text, "inform", 0.81, [_entity("id_number", id_number, text), _entity("phone_number", phone, text)])
     s.act("appointment_form", SlotSet("requested_slot", None), ActiveLoop(None))
     s.act("action_book_appointment").say(f"已为您预约成功，短信会发到 {phone}。").listen()
 
@@ -170,10 +170,10 @@ def conversation(kind: str, city: str, start: float, rng: random.Random) -> List
 
 
 def rows(sender_id: str, events: Iterable[Dict[str, Any]]) -> List[Dict[str, Any]]:
-    """`events` table rows, as bot/tracker_store.py writes them."""
+    """`events` table rows, as bot/tracker_store.py writes them (personal values sealed)."""
     return [{"sender_id": sender_id, "type_name": e["event"], "timestamp": e.get("timestamp"),
              "intent_name": (e.get("parse_data") or {}).get("intent", {}).get("name"),
-             "action_name": e.get("name"), "data": json.dumps(e)} for e in events]
+             "action_name": e.get("name"), "data": json.dumps(seal_event(e))} for e in events]
 
 
 def write(engine: Engine, sender_id: str, events: Iterable[Dict[str, Any]]) -> None:

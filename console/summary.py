@@ -14,6 +14,10 @@ How the flags are read from Rasa's events:
 * form abandoned: a form ended right after repeated invalid answers
   (`validation_failures` at MAX_FAILURES - 1 reset with the loop), not by 算了;
 * completed: a service action ran and answered without a backend error.
+
+A conversation erased from `events` (the citizen's 删除我的记录, the retention
+job) is dropped from every console table by `prune`, which the console runs
+every minute.
 """
 from __future__ import annotations
 
@@ -27,7 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from console import db
-from console.pii import mask_text, sensitive_values
+from console.pii import masked_message
 
 log = logging.getLogger(__name__)
 
@@ -127,9 +131,10 @@ def _fold_user(summary: Dict[str, Any], st: Dict[str, Any], event: Dict[str, Any
         st["intents"].append(intent)
         services = [i for i in st["intents"] if i not in CONVERSATION_INTENTS]
         summary["services"] = " ".join(services)
-    text = mask_text(event.get("text") or "", sensitive_values(parse.get("entities") or []))
+    text = masked_message(event.get("text") or "", parse.get("entities") or [])
     if text and len(summary["search_text"]) < SEARCH_TEXT_LIMIT:
-        summary["search_text"] = (summary["search_text"] + "\n" + text)[:SEARCH_TEXT_LIMIT]
+        joined = f"{summary['search_text']}\n{text}" if summary["search_text"] else text
+        summary["search_text"] = joined[:SEARCH_TEXT_LIMIT]
 
 
 class Indexer:
@@ -206,6 +211,20 @@ class Indexer:
                 summary["fold_state"] = json.loads(summary["fold_state"])
                 found[summary["sender_id"]] = summary
         return found
+
+    def prune(self) -> int:
+        """Forget conversations whose events are gone (删除我的记录, retention): summary,
+        intents, tags, notes and flags. The audit log keeps its entries."""
+        c, e = db.conversations.c, db.events.c
+        with self.engine.begin() as conn:
+            gone = [s for (s,) in conn.execute(sa.select(c.sender_id).where(
+                ~sa.exists().where(e.sender_id == c.sender_id)))]
+            for start in range(0, len(gone), 500):
+                chunk = gone[start:start + 500]
+                for table in (db.conversation_intents, db.conversation_tags, db.notes, db.flags,
+                              db.conversations):
+                    conn.execute(table.delete().where(table.c.sender_id.in_(chunk)))
+        return len(gone)
 
     @staticmethod
     def _set_last(conn: Connection, old: int, new: int) -> None:

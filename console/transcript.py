@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from console.pii import SENSITIVE, mask_text, mask_value, reveal_text
+from common.privacy import mask_event, reveal_event
+from console.pii import known_values, mask_known
 from console.queries import clock
 from console.summary import is_backend_failure
 
@@ -33,61 +34,55 @@ def _clock(ts: Optional[float]) -> str:
     return clock(ts, "%m-%d %H:%M:%S")
 
 
-def _personal_values(events: Sequence[Dict[str, Any]]) -> Set[str]:
-    found: Set[str] = set()
+def _personal_values(events: Sequence[Dict[str, Any]]) -> Dict[str, str]:
+    """{plain: mask} of every sensitive value the conversation holds in entities or slots."""
+    values: Dict[str, str] = {}
     for e in events:
         if e.get("event") == "user":
-            for ent in (e.get("parse_data") or {}).get("entities") or []:
-                if ent.get("entity") in SENSITIVE and ent.get("value"):
-                    found.add(str(ent["value"]))
-        elif e.get("event") == "slot" and e.get("name") in SENSITIVE and e.get("value"):
-            found.add(str(e["value"]))
-    return found
+            values.update(known_values((e.get("parse_data") or {}).get("entities") or [], "entity"))
+        elif e.get("event") == "slot":
+            values.update(known_values([e], "name"))
+    return values
 
 
 class _Shower:
-    """Masks (or, when revealed, unseals) every text and value the page shows."""
+    """Each stored event as the page shows it: masked, or (an audited reveal) unsealed."""
 
-    def __init__(self, values: Set[str], reveal: bool) -> None:
+    def __init__(self, values: Dict[str, str], reveal: bool) -> None:
         self.values = values
         self.reveal = reveal
 
-    def text(self, text: Optional[str]) -> str:
-        if not text:
-            return ""
-        return reveal_text(text) if self.reveal else mask_text(text, self.values)
-
-    def value(self, name: str, value: Any) -> Any:
+    def event(self, data: Dict[str, Any]) -> Dict[str, Any]:
         if self.reveal:
-            return reveal_text(value) if isinstance(value, str) else value
-        return mask_value(name, value)
+            return reveal_event(data)
+        return _deep(mask_event(data), lambda text: mask_known(text, self.values))
 
-    def deep(self, data: Any) -> Any:
-        """Cards and buttons: every string inside masked."""
-        if isinstance(data, str):
-            return self.text(data)
-        if isinstance(data, list):
-            return [self.deep(x) for x in data]
-        if isinstance(data, dict):
-            return {k: self.deep(v) for k, v in data.items()}
-        return data
+
+def _deep(data: Any, on_text: Callable[[str], str]) -> Any:
+    if isinstance(data, str):
+        return on_text(data)
+    if isinstance(data, list):
+        return [_deep(x, on_text) for x in data]
+    if isinstance(data, dict):
+        return {k: v if k in ("event", "name", "entity") else _deep(v, on_text) for k, v in data.items()}
+    return data
 
 
 def turns(rows: Sequence[Tuple[int, str]], reveal: bool = False) -> List[Turn]:
-    events = [dict(json.loads(data), _id=event_id) for event_id, data in rows]
-    show = _Shower(_personal_values(events), reveal)
+    stored = [(event_id, json.loads(data)) for event_id, data in rows]
+    show = _Shower(_personal_values([data for _, data in stored]), reveal)
     result: List[Turn] = [Turn()]
-    for e in events:
+    for event_id, data in stored:
+        e = show.event(data)
         kind, turn = e.get("event"), result[-1]
         if kind == "user":
             parse = e.get("parse_data") or {}
             intent = parse.get("intent") or {}
             turn = Turn(time=_clock(e.get("timestamp")), user={
-                "event_id": e["_id"], "message_id": e.get("message_id") or parse.get("message_id"),
-                "text": show.text(e.get("text")), "intent": intent.get("name"),
+                "event_id": event_id, "message_id": e.get("message_id") or parse.get("message_id"),
+                "text": e.get("text") or "", "intent": intent.get("name"),
                 "confidence": intent.get("confidence"),
-                "entities": [(ent.get("entity"), show.value(ent.get("entity", ""), ent.get("value")))
-                             for ent in parse.get("entities") or []],
+                "entities": [(ent.get("entity"), ent.get("value")) for ent in parse.get("entities") or []],
                 "ranking": [(r.get("name"), r.get("confidence"))
                             for r in (parse.get("intent_ranking") or [])[1:3]],
             })
@@ -95,15 +90,15 @@ def turns(rows: Sequence[Tuple[int, str]], reveal: bool = False) -> List[Turn]:
         elif kind == "action" and e.get("name") not in HIDDEN_ACTIONS:
             turn.actions.append(e.get("name"))
         elif kind == "slot" and e.get("name") != "requested_slot":
-            turn.slots.append((e.get("name"), show.value(e.get("name", ""), e.get("value"))))
+            turn.slots.append((e.get("name"), e.get("value")))
         elif kind == "bot":
-            data = e.get("data") or {}
+            payload = e.get("data") or {}
             failed = is_backend_failure(e.get("text") or "")
             turn.backend_error = turn.backend_error or failed
-            turn.bot.append({"text": show.text(e.get("text")), "buttons": show.deep(data.get("buttons") or []),
-                             "card": show.deep(data.get("custom")), "backend_error": failed,
+            turn.bot.append({"text": e.get("text") or "", "buttons": payload.get("buttons") or [],
+                             "card": payload.get("custom"), "backend_error": failed,
                              "time": _clock(e.get("timestamp"))})
-        elif kind in ("active_loop",):
+        elif kind == "active_loop":
             turn.actions.append(f"表单：{e.get('name') or '结束'}")
     if not result[0].bot and not result[0].actions and not result[0].slots:
         result.pop(0)

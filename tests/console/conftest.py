@@ -4,7 +4,7 @@ Conversations are written into a fresh SQLite tracker database with Rasa's
 own event classes (console/seed.py) at known days relative to today, so the
 tests know exactly which conversations each filter must return. The console
 runs as `make run` starts it (tools/stack.py's `console` service), on a free
-port, with its own secrets directory; accounts are made with the documented
+port; accounts are made with the documented
 command, `python -m console.admin create`.
 """
 from __future__ import annotations
@@ -94,7 +94,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     write_seeded(database_url)
     Indexer(db.engine(database_url)).run_until_current()
     env = stack_environment(tracker_db=tmp / "tracker.db")
-    env["CITYLINK_SECRETS_DIR"] = str(tmp / "secrets")
+    # The same secrets as this process: the console must unseal what write_seeded sealed.
     for name, role in ACCOUNTS.items():
         made = create_account(env, name, role)
         assert made.returncode == 0, made.stderr

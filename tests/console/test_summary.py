@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from console import db, queries, seed
-from console.pii import mask_text
+from console.pii import masked_message
 from console.summary import Indexer
 from tests import postgres
 
@@ -108,8 +108,36 @@ def test_filters_on_the_database_match_the_seeded_facts(database: str) -> None:
 
 
 def test_masking_covers_what_the_contract_calls_personal_data() -> None:
-    text = "身份证44030119900101123X 手机13912345678 车牌粤B12345 户号1234567890 我叫王芳"
-    masked = mask_text(text, ["王芳"])
-    for raw in ("44030119900101123X", "13912345678", "粤B12345", "1234567890", "王芳"):
+    text = "身份证44030119900101123X 手机13912345678 车牌粤B12345 户号1234567890 我叫王芳 发动机号A12345"
+    masked = masked_message(text, [{"entity": "engine_number", "value": "A12345"}])
+    for raw in ("44030119900101123X", "13912345678", "粤B12345", "1234567890", "王芳", "A12345"):
         assert raw not in masked
-    assert masked.startswith("身份证4")
+    assert masked.startswith("身份证4403")
+
+
+def test_stored_events_are_sealed_and_the_summary_never_holds_the_plain_values(tmp_path: Any) -> None:
+    url = f"sqlite:///{tmp_path / 'tracker.db'}"
+    engine = db.init(url)
+    seed.write(engine, "web:sealed", seed.conversation("appointment", "广州", time.time(), random.Random(2)))
+    Indexer(engine).run_until_current()
+    with engine.connect() as conn:
+        stored = " ".join(d for (d,) in conn.execute(sa.select(db.events.c.data)))
+    assert "440301199001011234" not in stored and "sealed" in stored
+    assert "4403**********1234" in summaries(url)["web:sealed"]["search_text"]
+
+
+def test_an_erased_conversation_leaves_every_console_table(database: str) -> None:
+    engine = db.init(database)
+    for sender in ("web:keep", "web:erase"):
+        seed.write(engine, sender, seed.conversation("fallback", "上海", time.time(), random.Random(4)))
+    indexer = Indexer(engine)
+    indexer.run_until_current()
+    with engine.begin() as conn:
+        conn.execute(db.conversation_tags.insert().values(sender_id="web:erase", tag="complaint",
+                                                          tagged_by="t", tagged_at=0.0))
+        conn.execute(db.events.delete().where(db.events.c.sender_id == "web:erase"))  # 删除我的记录
+    assert indexer.prune() == 1
+    assert set(summaries(database)) == {"web:keep"}
+    with engine.connect() as conn:
+        for table in (db.conversation_intents, db.conversation_tags):
+            assert {s for (s,) in conn.execute(sa.select(table.c.sender_id))} <= {"web:keep"}

@@ -70,6 +70,18 @@ conversation_intents = sa.Table(
     sa.Index("ix_console_conversation_intents_intent", "intent", "sender_id"),
 )
 
+DAILY_FIGURES = ("total", "completed", "fallback", "handoff", "backend_error")
+# Conversations per (Asia/Shanghai day of latest activity, city, set of services), with how many
+# completed, fell back, asked for a person, met a backend error: the dashboard reads only this.
+# The indexer moves each conversation's contribution as its summary changes (console/summary.py).
+daily = sa.Table(
+    "console_daily", metadata,
+    sa.Column("day", sa.Integer, primary_key=True),  # days since 1970-01-01, Beijing time
+    sa.Column("city", sa.String(32), primary_key=True),  # "" when unknown
+    sa.Column("services", sa.Text, primary_key=True),
+    *(sa.Column(name, sa.Integer, nullable=False, default=0) for name in DAILY_FIGURES),
+)
+
 tags = sa.Table(
     "console_tags", metadata,
     sa.Column("name", sa.String(64), primary_key=True),

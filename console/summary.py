@@ -25,7 +25,7 @@ import json
 import logging
 import time
 from collections import defaultdict
-from typing import Any, Dict, List, Sequence, Set
+from typing import Any, Dict, Iterable, List, Sequence, Set, Tuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -63,6 +63,21 @@ def is_backend_failure(text: str) -> bool:
 def is_service_action(name: str) -> bool:
     return name.startswith("action_") and not name.startswith("action_ask_") \
         and name not in NOT_SERVICE_ACTIONS
+
+
+DAILY = db.DAILY_FIGURES
+Contribution = Tuple[Tuple[int, str, str], Tuple[int, ...]]
+
+
+def day_number(ts: float) -> int:
+    """Days since 1970-01-01 in Asia/Shanghai (UTC+8, no daylight saving)."""
+    return int((ts + 8 * 3600) // 86400)
+
+
+def contribution(summary: Dict[str, Any]) -> Contribution:
+    """Where a conversation counts in `console_daily`, and what it adds there."""
+    key = (day_number(summary["last_ts"]), summary["city"] or "", summary["services"])
+    return key, tuple(1 if name == "total" else int(bool(summary[name])) for name in DAILY)
 
 
 def new_summary(sender_id: str, ts: float) -> Dict[str, Any]:
@@ -177,13 +192,17 @@ class Indexer:
     def _apply(self, conn: Connection, by_sender: Dict[str, List[Dict[str, Any]]]) -> None:
         existing = self._load(conn, list(by_sender))
         inserts, updates, new_intents = [], [], []
+        moved: List[Tuple[Contribution, int]] = []
         for sender_id, evs in by_sender.items():
             summary = existing.get(sender_id)
             before: Set[str] = set(summary["fold_state"]["intents"]) if summary else set()
             if summary is None:
                 summary = new_summary(sender_id, evs[0].get("timestamp") or time.time())
+            else:
+                moved.append((contribution(summary), -1))
             for event in evs:
                 fold(summary, event)
+            moved.append((contribution(summary), 1))
             new_intents += [{"sender_id": sender_id, "intent": i}
                             for i in summary["fold_state"]["intents"] if i not in before]
             row = dict(summary, fold_state=json.dumps(summary["fold_state"], ensure_ascii=False))
@@ -198,6 +217,7 @@ class Indexer:
             conn.execute(stmt, [{"b_" + k: v for k, v in row.items()} for row in updates])
         if new_intents:
             conn.execute(db.conversation_intents.insert(), new_intents)
+        move_daily(conn, moved)
 
     @staticmethod
     def _load(conn: Connection, senders: Sequence[str]) -> Dict[str, Dict[str, Any]]:
@@ -217,8 +237,11 @@ class Indexer:
         intents, tags, notes and flags. The audit log keeps its entries."""
         c, e = db.conversations.c, db.events.c
         with self.engine.begin() as conn:
-            gone = [s for (s,) in conn.execute(sa.select(c.sender_id).where(
-                ~sa.exists().where(e.sender_id == c.sender_id)))]
+            gone_rows = conn.execute(sa.select(*[c[n] for n in ("sender_id", "last_ts", "city", "services",
+                                                                *DAILY[1:])])
+                                     .where(~sa.exists().where(e.sender_id == c.sender_id))).fetchall()
+            move_daily(conn, [(contribution(dict(r._mapping)), -1) for r in gone_rows])
+            gone = [r.sender_id for r in gone_rows]
             for start in range(0, len(gone), 500):
                 chunk = gone[start:start + 500]
                 for table in (db.conversation_intents, db.conversation_tags, db.notes, db.flags,
@@ -235,3 +258,21 @@ class Indexer:
             conn.execute(db.state.update().where(db.state.c.key == "last_event_id")
                          .values(value=str(new)))
 
+
+def move_daily(conn: Connection, moves: Iterable[Tuple[Contribution, int]]) -> None:
+    """Add (sign 1) or take away (sign -1) conversations' contributions to `console_daily`."""
+    totals: Dict[Tuple[int, str, str], List[int]] = {}
+    for (key, figures), sign in moves:
+        into = totals.setdefault(key, [0] * len(DAILY))
+        for n, value in enumerate(figures):
+            into[n] += sign * value
+    d = db.daily.c
+    for (day, city, services), delta in totals.items():
+        if not any(delta):
+            continue
+        match = (d.day == day) & (d.city == city) & (d.services == services)
+        done = conn.execute(db.daily.update().where(match)
+                            .values({name: d[name] + delta[n] for n, name in enumerate(DAILY)}))
+        if done.rowcount == 0:
+            conn.execute(db.daily.insert().values(day=day, city=city, services=services,
+                                                  **dict(zip(DAILY, delta))))

@@ -72,9 +72,15 @@ def test_folding_in_small_batches_gives_the_same_summary_as_at_once(database: st
     skip = {"fold_state"}
     assert ({k: {c: v for c, v in row.items() if c not in skip} for k, row in summaries(database).items()}
             == {k: {c: v for c, v in row.items() if c not in skip} for k, row in summaries(whole_url).items()})
+    assert daily(database) == daily(whole_url)  # each conversation counted once, where it ended
     with piecemeal.connect() as conn:
         intents = conn.execute(sa.select(sa.func.count()).select_from(db.conversation_intents)).scalar()
     assert intents == sum(len(seed_intents(events)) for events in conversations.values())
+
+
+def daily(url: str) -> set:
+    with db.engine(url).connect() as conn:
+        return {tuple(r) for r in conn.execute(sa.select(db.daily)) if r.total}
 
 
 def seed_intents(events: list) -> set:
@@ -138,6 +144,7 @@ def test_an_erased_conversation_leaves_every_console_table(database: str) -> Non
         conn.execute(db.events.delete().where(db.events.c.sender_id == "web:erase"))  # 删除我的记录
     assert indexer.prune() == 1
     assert set(summaries(database)) == {"web:keep"}
+    assert sum(row[3] for row in daily(database)) == 1  # the dashboard forgets it too
     with engine.connect() as conn:
         for table in (db.conversation_intents, db.conversation_tags):
             assert {s for (s,) in conn.execute(sa.select(table.c.sender_id))} <= {"web:keep"}

@@ -5,7 +5,8 @@
 Writes the events as the bot stores them (console/seed.py), folds them into the
 summary the way the running console does (console/summary.py Indexer), then
 times every filtered list page the console serves (the same function the page
-calls: the page of rows, its tags and the filter choices) and the dashboard.
+calls: the page of rows, its tags and the filter choices) and the dashboard,
+then the same pages whole, over HTTP from a running console (rendering included).
 Prints a Markdown table for docs/benchmarks.md.
 """
 from __future__ import annotations
@@ -13,16 +14,23 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import random
+import re
+import socket
 import statistics
 import tempfile
+import threading
 import time
+import urllib.request
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Callable, Dict, List, Tuple
+from urllib.parse import urlencode
 
 import sqlalchemy as sa
+import uvicorn
 
-from console import db, queries, seed
+from console import auth, db, queries, seed
+from console.app import create_app
 from console.dashboard import board_data as dashboard_data
 from console.pages import listing
 from console.summary import Indexer
@@ -138,6 +146,34 @@ def measure(url: str, fill: Callable[[], int], runs: int) -> None:
     for city in ("", "深圳"):
         median, worst = timed(lambda: dashboard_data(engine, city, "", 30), runs)
         print(f"| dashboard, 30 days, {city or 'all cities'} | {median:.0f} | {worst:.0f} | – |")
+    http_timings(url, runs)
+
+
+def http_timings(url: str, runs: int) -> None:
+    """Whole pages over HTTP from a running console (sign-in, session, rendering included)."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(url), host="127.0.0.1", port=port, ws="none",
+                                           log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.1)
+    try:
+        auth.create_user(db.engine(url), f"bench{port}", "staff", "bench-password-1")
+        browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+        base = f"http://127.0.0.1:{port}"
+        token = re.search(r'name="csrf" value="([^"]+)"', browser.open(f"{base}/login").read().decode())
+        browser.open(f"{base}/login", urlencode({"csrf": token.group(1) if token else "",
+                                                 "name": f"bench{port}", "password": "bench-password-1"}).encode())
+        print("\n| whole page over HTTP | median ms | max ms |\n|---|---|---|")
+        pages = [(f"list: {name}", "/conversations?" + urlencode(params)) for name, params in cases()]
+        pages += [("dashboard, 30 days", "/dashboard?days=30"), ("transcript", "/conversation?id=web:late0")]
+        for name, path in pages:
+            median, worst = timed(lambda: browser.open(base + path).read(), runs)
+            print(f"| {name} | {median:.0f} | {worst:.0f} |")
+    finally:
+        server.should_exit = True
+        thread.join()
 
 
 def generate_late(url: str) -> int:
@@ -148,6 +184,12 @@ def generate_late(url: str) -> int:
         seed.write(engine, f"web:late{n}", events)
         count += len(events)
     return count
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def main() -> None:

@@ -195,6 +195,15 @@ def test_dashboard_figures_link_to_the_conversations_behind_them(staff: Page, co
     assert staff.locator(".bubble.user", has_text="咋整").count() == 1
 
 
+def test_json_api_answers_the_same_filters_masked(staff: Page, console: Console) -> None:
+    found = staff.request.get(f"{console.url}/api/conversations?city=深圳&fallback=1"
+                              f"&date_from={YESTERDAY}&date_to={YESTERDAY}").json()
+    assert sorted(i["sender_id"] for i in found["items"]) == ["web:sz-fallback-2", "wechat:oSZfallback1"]
+    one = staff.request.get(f"{console.url}/api/conversation?id=web:sz-appointment")
+    assert one.ok and "4403**********1234" in one.text() and "440301199001011234" not in one.text()
+    assert staff.request.get(f"{console.url}/api/conversations?below=x").status == 400
+
+
 # Last in the file: it adds a conversation the filter tests above do not expect.
 def test_new_events_reach_the_list_without_a_restart(staff: Page, console: Console) -> None:
     engine = db.engine(console.database_url)

@@ -6,6 +6,7 @@ import os
 
 import uvicorn
 
+from common import logsafe
 from console.app import create_app
 
 
@@ -14,8 +15,10 @@ def main() -> None:
     parser.add_argument("--host", default=os.environ.get("CONSOLE_HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("CONSOLE_PORT", "5090")))
     args = parser.parse_args()
-    # Access logs would carry query strings (search words); the console logs errors only.
-    uvicorn.run(create_app(), host=args.host, port=args.port, access_log=False,
+    logsafe.configure("console")  # every record masked, like the other processes
+    # Access logs would carry query strings (search words); the console logs warnings and errors
+    # only, through the root logger logsafe configured (log_config=None: no uvicorn handlers).
+    uvicorn.run(create_app(), host=args.host, port=args.port, access_log=False, log_config=None,
                 log_level="warning", proxy_headers=False,
                 ws="none")  # no websockets (and Rasa pins an old websockets package)
 

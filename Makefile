@@ -22,7 +22,7 @@ DATA_SOURCES := domain.yml $(shell find data -name '*.yml' 2>/dev/null | grep -v
 NLU_SOURCES := config.yml $(DATA_SOURCES) $(shell find common bot/nlu -name '*.yml' -o -name '*.py' 2>/dev/null)
 RESOURCES := var/jieba/userdict.txt data/nlu/generated/lookups.yml
 
-.PHONY: all install resources services train run shell retention lint test test-stock-rasa eval validate bench clean browser postgres
+.PHONY: all install resources services train run shell retention lint test test-stock-rasa eval validate bench clean browser postgres admin console console-bench
 
 all: test
 
@@ -69,6 +69,15 @@ validate: $(VENV)/.installed $(SERVICES_STAMP) $(RESOURCES)
 run: $(MODEL)
 	$(PY) -m tools.stack run
 
+# The staff console alone (make run starts it with the rest): http://127.0.0.1:5090/
+console: $(VENV)/.installed
+	$(PY) -m console
+
+# The first console admin; there is no default account or password.
+# make admin NAME=alice asks for the password (or reads it from stdin).
+admin: $(VENV)/.installed
+	$(PY) -m console.admin create $(or $(NAME),admin) --role admin
+
 shell: $(MODEL)
 	$(PY) -m tools.stack shell
 
@@ -111,6 +120,10 @@ eval: $(MODEL) $(STOCK_MODEL)
 # Speed, ours vs stock (docs/benchmarks.md). BENCH_ARGS=--quick for a smoke run.
 bench: $(VENV)/.installed $(RESOURCES)
 	$(PY) -m tools.bench $(BENCH_ARGS)
+
+# The console on 100,000 generated conversations, SQLite and PostgreSQL (docs/benchmarks.md).
+console-bench: $(VENV)/.installed postgres
+	$(PY) -m tools.console_bench $(CONSOLE_BENCH_ARGS)
 
 clean:
 	rm -rf models results var data/nlu/generated

@@ -48,6 +48,7 @@ def services(
     stock_server: bool = False,
     public: Optional[Tuple[str, int]] = None,
     citysim_test_api: bool = False,
+    console_port: int = int(os.environ.get("CONSOLE_PORT", "5090")),
 ) -> Dict[str, Service]:
     """The processes of a full stack; ports overridable so tests don't collide.
 
@@ -89,6 +90,12 @@ def services(
             [sys.executable, "-m", "gateway", "--host", public_host, "--port", str(public_port),
              "--upstream", f"http://127.0.0.1:{bot_port}"],
             f"http://{_loopback_for(public_host)}:{public_port}/health",
+        ),
+        # The staff console reads the same tracker database (TRACKER_URL).
+        "console": Service(
+            "console",
+            [sys.executable, "-m", "console", "--port", str(console_port)],
+            f"http://127.0.0.1:{console_port}/health",
         ),
     }
 
@@ -216,7 +223,7 @@ class Stack:
         self.stop()
 
 
-def startup_notice(bot_port: int = 5005) -> str:
+def startup_notice(bot_port: int = 5005, console_url: str = "") -> str:
     """What `make run` tells the operator: where citizens connect, and where the
     API credentials are (the file names, never the secrets themselves)."""
     host, port = public_address()
@@ -231,7 +238,8 @@ def startup_notice(bot_port: int = 5005) -> str:
             f"  运维 API（仅本机）：http://127.0.0.1:{bot_port}/ ，需要认证：\n"
             f"    令牌（?token=）在 {where['api_token']}\n"
             f"    或 Authorization: Bearer <用 {where['jwt_secret']} 签名的 HS256 JWT>\n"
-            f"按 Ctrl-C 停止。")
+            + (f"  客服后台（仅本机）：{console_url}/ （首个管理员：make admin NAME=…）\n" if console_url else "")
+            + "按 Ctrl-C 停止。")
 
 
 def main() -> None:
@@ -256,9 +264,10 @@ def main() -> None:
             return
         stack.start(svc["bot"], timeout=300)
         stack.start(svc["gateway"])
-        print(startup_notice(), flush=True)
+        stack.start(svc["console"])
         # Conversations past their city's retention period: deleted now, then hourly.
         stack.start_job("retention", [sys.executable, "-m", "tools.retention", "--every", "3600"])
+        print(startup_notice(console_url=svc["console"].health_url.rsplit("/", 1)[0]), flush=True)
         try:
             while all(p.poll() is None for p in stack.processes):
                 time.sleep(1)

@@ -51,7 +51,7 @@ def account_number(text: str) -> Optional[str]:
 
 
 def name(text: str) -> Optional[str]:
-    """A hospital, stop or road typed alone: a short phrase of 2 to 20 characters."""
+    """A hospital or stop typed alone: a short phrase of 2 to 20 characters."""
     core = _core(text)
     return core if 2 <= len(core) <= MAX_NAME_LENGTH and not core.isdigit() else None
 
@@ -62,7 +62,7 @@ CODE_READERS: Dict[str, Callable[[str], Optional[str]]] = {
     "account_number": account_number,
 }
 # Slots read as a name only when the message was an answer (NAME_ANSWER_INTENTS).
-NAME_SLOTS = {"hospital", "bus_stop", "road"}
+NAME_SLOTS = {"hospital", "bus_stop"}
 
 
 def events(tracker: Tracker) -> List[EventType]:

@@ -116,6 +116,8 @@ $(STOCK_MODEL): $(VENV)/.installed $(RESOURCES) $(DATA_SOURCES) configs/stock.ym
 
 eval: $(MODEL) $(STOCK_MODEL)
 	$(PY) -m tools.evaluate --model $(MODEL) --stock
+	$(PY) -m tools.evaluate --model $(MODEL) --stock --heldout tests/nlu/short_colloquial.yml
+	$(PY) -m tools.evaluate --model $(MODEL) --stock --heldout tests/nlu/independent
 
 # Speed, ours vs stock (docs/benchmarks.md). BENCH_ARGS=--quick for a smoke run.
 bench: $(VENV)/.installed $(RESOURCES)

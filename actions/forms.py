@@ -18,7 +18,7 @@ from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions import replies
+from actions import bare_answers, replies
 from common import registry, services
 
 MAX_FAILURES = 3
@@ -108,12 +108,14 @@ class ServiceForm(FormValidationAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[EventType]:
         """Handle what is not an answer to the question first, then validate slots."""
+        bare = bare_answers.events(tracker)  # 123456 typed alone for the engine number
+        tracker.add_slots(bare)
         early = self.not_an_answer(dispatcher, tracker)
         if early is not None:
             return early
         requested = tracker.get_slot("requested_slot")
         candidates = tracker.slots_to_validate()
-        events = await self.get_extraction_events(dispatcher, tracker, domain)
+        events = bare + await self.get_extraction_events(dispatcher, tracker, domain)
         tracker.add_slots(events)
         validation = await self.get_validation_events(dispatcher, tracker, domain)
         tracker.add_slots(validation)

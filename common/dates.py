@@ -238,12 +238,14 @@ def _holiday(m: re.Match[str], today: date) -> Optional[date]:
 
 
 _Rule = Tuple[re.Pattern[str], Callable[[re.Match[str], date], Optional[date]]]
+# No rule starts with an optional prefix followed by \s*: such a rule would
+# try the whole of a run of spaces at each of its positions (quadratic).
 _NOT_A_DAY = r"(?![线楼门口窗床房院馆位台车路栋座室层码机站票])"  # 3号线, 2号楼, 5号窗口
 # 12月3 may drop its 号, but 一月一次 is a frequency and 十二月十一次 must not
 # shrink to 十二月十.
 _RULES: List[_Rule] = [
     (re.compile(
-        rf"(?:(?P<y>{_YEAR})\s*年|(?P<yrel>今年|明年|后年))?\s*(?P<m>{_NUM})\s*月"
+        rf"(?:(?:(?P<y>{_YEAR})\s*年|(?P<yrel>今年|明年|后年))\s*)?(?P<m>{_NUM})\s*月"
         rf"\s*(?P<d>{_NUM})\s*(?:[日号]{_NOT_A_DAY}|(?![日号次个遍回趟{_CN_NUMERALS}]))"
     ), _ymd),
     (re.compile(
@@ -256,7 +258,7 @@ _RULES: List[_Rule] = [
     (re.compile(rf"(?<![0-9月/第])(?P<d>{_NUM})\s*[日号]{_NOT_A_DAY}"), _bare_day),
     # 每周五 is a routine and 一周一次 a frequency, not dates; 下周一起 is "together".
     (re.compile(
-        rf"(?<![0-9零〇一二两三四五六七八九十几每])(?:{_REL_WEEK})?\s*(?:周|星期|礼拜)"
+        rf"(?<![0-9零〇一二两三四五六七八九十几每])(?:(?:{_REL_WEEK})\s*)?(?:周|星期|礼拜)"
         r"(?P<wd>[一二三四五六日天1-7])(?!起)"
     ), _weekday),
     (re.compile("|".join(sorted(_DAY_WORDS, key=len, reverse=True))), _day_word),
@@ -307,9 +309,10 @@ def find_dates(text: str, now: datetime) -> List[DateResolution]:
     today = _today(now)
     folded = "".join(fold_char(c) for c in text)  # one to one: offsets hold
     found: List[DateResolution] = []
+    upcoming = _UpcomingMatches(folded)
     pos = 0
     while True:
-        hits = [(m, handler) for pattern, handler in _RULES if (m := pattern.search(folded, pos))]
+        hits = upcoming.at_or_after(pos)
         if not hits:
             return found
         start = min(m.start() for m, _ in hits)
@@ -327,6 +330,33 @@ def find_dates(text: str, now: datetime) -> List[DateResolution]:
         found.append(
             DateResolution(day.isoformat(), suffix_period or period, text[start:end], start, end)
         )
+
+
+class _UpcomingMatches:
+    """Each rule's next match, searched again only once the scan has passed its start.
+
+    Searching every rule again after every date (as a plain loop would) costs
+    the rest of the text per date: quadratic in a long message full of dates.
+    A rule's first match at or after `pos` is still its first match at or after
+    any later `pos` up to its start, so each rule scans the text about once.
+    """
+
+    def __init__(self, folded: str) -> None:
+        self.folded = folded
+        self.next: List[Tuple[Optional[re.Match[str]], int]] = [(None, -1)] * len(_RULES)
+        self.scanned = 0  # characters the searches went through (tests count the work)
+
+    def at_or_after(self, pos: int) -> List[Tuple[re.Match[str], Callable[..., Optional[date]]]]:
+        hits = []
+        for index, (pattern, handler) in enumerate(_RULES):
+            m, searched_from = self.next[index]
+            if searched_from < 0 or (m is not None and m.start() < pos):
+                m = pattern.search(self.folded, pos)
+                self.scanned += (m.start() if m else len(self.folded)) - pos
+                self.next[index] = (m, pos)
+            if m is not None:
+                hits.append((m, handler))
+        return hits
 
 
 def resolve(text: str, now: datetime) -> Optional[DateResolution]:

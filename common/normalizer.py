@@ -1,8 +1,10 @@
 """Text normalisation before tokenisation, with offsets back to the original.
 
 Citizens type on phones: full-width letters and digits (粤Ｂ１２３４５), mixed
-case (粤b12345) and spaces inside codes (粤B 12345, 138 1234 5678). Jieba and
-the regexes see a normalised text. `normalise` keeps a map from every
+case (粤b12345) and spaces inside codes (粤B 12345, 138 1234 5678); in 广州
+and 深圳 many type traditional characters (廣州, 查違章), converted to
+simplified ones by OpenCC, character for character. Jieba and the regexes
+see a normalised text. `normalise` keeps a map from every
 normalised character to the user's original one, so the pipeline components
 (bot.nlu.components) can put the original text back and move every entity's
 start/end into it: trainers and reviewers always see the citizen's own words
@@ -12,7 +14,11 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import List
+
+import opencc
+
 # Runs this long on both sides of a space are two codes, not one split code
 # (phone groups are 3-4 long, ID groups 4-8).
 MIN_WHOLE_CODE = 9
@@ -44,42 +50,74 @@ def fold_char(char: str) -> str:
 
 
 def _is_code_char(char: str) -> bool:
-    return (char.isascii() and char.isalnum()) or char in _PROVINCES
+    return _is_ascii_alnum(char) or char in _PROVINCES
+
+
+def _simplified(folded: str) -> str:
+    """Traditional characters to simplified ones, one character for one.
+
+    OpenCC converts phrase by phrase; its t2s phrases keep their length, so
+    offsets hold. Should a phrase ever change length, each character is
+    converted alone and kept only where it stays one character.
+    """
+    converted = _converter().convert(folded)
+    if len(converted) == len(folded):
+        return converted
+    convert = _converter().convert
+    return "".join(c if len(c := convert(char)) == 1 else char for char in folded)
+
+
+@lru_cache(maxsize=1)
+def _converter() -> opencc.OpenCC:
+    """Loaded once per process (its dictionaries ship in the wheel)."""
+    return opencc.OpenCC("t2s")
 
 
 def normalise(original: str) -> Normalised:
-    """Fold characters one to one and drop whitespace between code characters."""
-    folded = [fold_char(c) for c in unicodedata.normalize("NFC", original)]
-    if len(folded) != len(original):  # NFC composed something: fold the raw text
-        folded = [fold_char(c) for c in original]
+    """Fold characters one to one, traditional to simplified, and drop
+    whitespace between code characters. Linear in the length of the text."""
+    composed = unicodedata.normalize("NFC", original)
+    if len(composed) != len(original):  # NFC composed something: fold the raw text
+        composed = original
+    folded = _simplified("".join(fold_char(c) for c in composed))
+    next_solid = _next_non_space(folded)
+    run_from = _code_runs_from(folded)
     kept: List[str] = []
     offsets: List[int] = []
+    run_before = 0  # length of the ASCII letter/digit run that ends `kept`
     for i, char in enumerate(folded):
         if char.isspace() and kept and _is_code_char(kept[-1]):
-            nxt = next((c for c in folded[i + 1 :] if not c.isspace()), "")
+            j = next_solid[i]
+            nxt = folded[j] if j < len(folded) else ""
             inside_code = kept[-1].isdigit() or kept[-1] in _PROVINCES or nxt.isdigit()
-            if inside_code and nxt.isascii() and nxt.isalnum() and not _two_codes(kept, folded, i):
+            two_codes = run_before >= MIN_WHOLE_CODE and run_from[j] >= MIN_WHOLE_CODE
+            if inside_code and nxt.isascii() and nxt.isalnum() and not two_codes:
                 continue
         kept.append(char)
         offsets.append(i)
+        run_before = run_before + 1 if _is_ascii_alnum(char) else 0
     offsets.append(len(original))
     return Normalised("".join(kept), offsets)
 
 
-def _two_codes(kept: List[str], folded: List[str], i: int) -> bool:
-    """An ID then a phone number ("4403…1234 13812345678"): both runs are whole codes."""
-    before = len(_run("".join(kept)[::-1]))
-    after = len(_run("".join(folded[i:]).lstrip()))
-    return before >= MIN_WHOLE_CODE and after >= MIN_WHOLE_CODE
+def _is_ascii_alnum(char: str) -> bool:
+    return char.isascii() and char.isalnum()
 
 
-def _run(text: str) -> str:
-    run = []
-    for char in text:
-        if not (char.isascii() and char.isalnum()):
-            break
-        run.append(char)
-    return "".join(run)
+def _next_non_space(text: str) -> List[int]:
+    """For each index, the index of the first non-space character at or after it."""
+    result = [len(text)] * (len(text) + 1)
+    for i in range(len(text) - 1, -1, -1):
+        result[i] = result[i + 1] if text[i].isspace() else i
+    return result
+
+
+def _code_runs_from(text: str) -> List[int]:
+    """For each index, the length of the ASCII letter/digit run starting there."""
+    result = [0] * (len(text) + 1)
+    for i in range(len(text) - 1, -1, -1):
+        result[i] = result[i + 1] + 1 if _is_ascii_alnum(text[i]) else 0
+    return result
 
 
 def normalise_surface(text: str) -> str:

@@ -19,7 +19,7 @@ import time
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 ROOT = Path(__file__).resolve().parents[1]
 HELDOUT = ROOT / "tests" / "nlu" / "heldout.yml"
@@ -32,6 +32,7 @@ class Case:
     text: str
     intent: str  # "faq/passport" for retrieval intents
     entities: List[Tuple[str, str]]
+    group: str = ""  # the file it came from: a failure kind or an out-of-scope domain
 
 
 @dataclass
@@ -47,20 +48,81 @@ class Scores:
     per_intent: Dict[str, Dict[str, float]] = field(default_factory=dict)
     per_entity: Dict[str, Dict[str, float]] = field(default_factory=dict)
     errors: List[Dict[str, object]] = field(default_factory=list)
+    scope: Optional[ScopeScores] = None
+    calibration: List[Dict[str, float]] = field(default_factory=list)
 
 
 def load_cases(path: Path = HELDOUT) -> List[Case]:
+    """The cases of one file, or of every .yml file under a directory (grouped by file)."""
     from rasa.shared.nlu.training_data.loading import load_data
 
-    data = load_data(str(path))
+    files = sorted(path.rglob("*.yml")) if path.is_dir() else [path]
     return [
         Case(
             text=ex.get("text"),
             intent=ex.get_full_intent(),
             entities=[(e["entity"], str(e["value"])) for e in ex.get("entities") or []],
+            group=str(file.relative_to(path).with_suffix("")) if path.is_dir() else file.stem,
         )
-        for ex in data.training_examples
+        for file in files
+        for ex in load_data(str(file)).training_examples
     ]
+
+
+REJECTED = {"out_of_scope", "nlu_fallback"}  # the bot declines or offers choices
+
+
+@dataclass
+class ScopeScores:
+    """In-scope accuracy and out-of-scope rejection apart: one number hides the other."""
+
+    in_scope: int
+    in_scope_accuracy: float
+    out_of_scope: int
+    out_of_scope_rejection: float
+    per_group: Dict[str, Dict[str, float]] = field(default_factory=dict)
+
+
+def scope_scores(cases: List[Case], predictions: List[dict]) -> ScopeScores:
+    """An out-of-scope message counts as rejected when it lands in out_of_scope or
+    below the fallback threshold; an in-scope one only when its intent is right."""
+    groups: Dict[str, Counter] = defaultdict(Counter)
+    for case, parsed in zip(cases, predictions):
+        gold = case.intent.split("/")[0]
+        predicted = (parsed.get("intent") or {}).get("name") or "none"
+        kind = "oos" if gold == "out_of_scope" else "in"
+        right = predicted in REJECTED if kind == "oos" else predicted == gold
+        for name in (case.group, f"_{kind}"):
+            groups[name]["n"] += 1
+            groups[name]["right"] += right
+    ins, oos = groups.pop("_in", Counter()), groups.pop("_oos", Counter())
+    return ScopeScores(
+        in_scope=ins["n"],
+        in_scope_accuracy=ins["right"] / ins["n"] if ins["n"] else 0.0,
+        out_of_scope=oos["n"],
+        out_of_scope_rejection=oos["right"] / oos["n"] if oos["n"] else 0.0,
+        per_group={g: {"n": c["n"], "right": c["right"] / c["n"]} for g, c in sorted(groups.items())},
+    )
+
+
+def calibration(predictions: List[dict], cases: List[Case],
+                edges: Tuple[float, ...] = (0.0, 0.3, 0.5, 0.7, 0.9, 1.01)) -> List[Dict[str, float]]:
+    """Accuracy of the classifier's top intent by confidence band (before the fallback):
+    below the fallback threshold it should be mostly wrong, above it mostly right."""
+    bands: List[Dict[str, float]] = []
+    for low, high in zip(edges, edges[1:]):
+        inside = [(c, p) for c, p in zip(cases, predictions)
+                  if low <= _top(p)[1] < high]
+        right = sum(_top(p)[0] == c.intent.split("/")[0] for c, p in inside)
+        bands.append({"from": low, "to": min(high, 1.0), "n": len(inside),
+                      "accuracy": right / len(inside) if inside else 0.0})
+    return bands
+
+
+def _top(parsed: dict) -> Tuple[str, float]:
+    """The classifier's own top intent, under the fallback's nlu_fallback if any."""
+    ranking = [r for r in parsed.get("intent_ranking") or [] if r["name"] != "nlu_fallback"]
+    return (ranking[0]["name"], ranking[0]["confidence"]) if ranking else ("none", 0.0)
 
 
 def _f1(precision: float, recall: float) -> float:
@@ -128,6 +190,8 @@ def score(name: str, cases: List[Case], predictions: List[dict]) -> Scores:
         per_intent=per_intent,
         per_entity=per_entity,
         errors=errors,
+        scope=scope_scores(cases, predictions),
+        calibration=calibration(predictions, cases),
     )
 
 
@@ -155,8 +219,11 @@ def structlog_quiet(level: int) -> None:
 
 
 def evaluate_model(model: Path, cases: List[Case]) -> Scores:
-    predictions = asyncio.run(_parse_all(model, [c.text for c in cases]))
-    return score(model.stem.replace(".tar", ""), cases, predictions)
+    return score(model.stem.replace(".tar", ""), cases, predict(model, cases))
+
+
+def predict(model: Path, cases: List[Case]) -> List[dict]:
+    return asyncio.run(_parse_all(model, [c.text for c in cases]))
 
 
 STOCK_MODEL = ROOT / "models" / "stock.tar.gz"
@@ -202,7 +269,21 @@ def summary_line(s: Scores) -> str:
             f" R {s.entity_recall:6.2%} F1 {s.entity_f1:6.2%}")
 
 
+def scope_line(s: Scores) -> str:
+    scope = s.scope
+    if scope is None:
+        return ""
+    return (f"{s.model:<10} in scope {scope.in_scope_accuracy:6.2%} of {scope.in_scope}"
+            f"  out of scope rejected {scope.out_of_scope_rejection:6.2%} of {scope.out_of_scope}")
+
+
 def print_details(s: Scores) -> None:
+    if s.scope and len(s.scope.per_group) > 1:
+        print(f"\n[{s.model}] per group (right / n):")
+        for group, v in s.scope.per_group.items():
+            print(f"  {group:<40} {v['right']:6.2%} {v['n']:5.0f}")
+    print(f"[{s.model}] accuracy by confidence: " + ", ".join(
+        f"[{b['from']:.1f}, {b['to']:.1f}) {b['accuracy']:.0%} of {b['n']}" for b in s.calibration))
     print(f"\n[{s.model}] per entity (precision / recall / support):")
     for entity, v in s.per_entity.items():
         print(f"  {entity:<16} {v['precision']:6.2%} {v['recall']:6.2%} {v['support']:4d}")
@@ -242,6 +323,7 @@ def main() -> None:
     print(f"\nHeld-out set: {os.path.relpath(args.heldout.resolve(), ROOT)} ({len(cases)} examples)")
     for s in rows:
         print(summary_line(s))
+        print(scope_line(s))
     for s in rows:
         print_details(s)
     print(f"\nReports: {RESULTS}/<model>/scores.json, {RESULTS}/comparison.json")

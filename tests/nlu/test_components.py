@@ -55,3 +55,14 @@ def test_an_earlier_extractor_wins_an_overlap():
 def test_cantonese_tomorrow_is_a_date():
     entities = parse("听日落唔落雨").get("entities")
     assert [(e["entity"], e["value"]) for e in entities] == [("date", "听日")]
+
+
+def test_traditional_characters_are_understood_and_spans_stay_on_what_was_typed():
+    original = "廣州 聽日去中山一院 車牌粵B12345"
+    message = parse(original)
+    assert message.get("text") == original
+    found = {e["entity"]: (e["value"], original[e["start"]:e["end"]]) for e in message.get("entities")}
+    assert found["city"] == ("广州", "廣州")
+    assert found["plate_number"] == ("粤B12345", "粵B12345")
+    assert found["hospital"][1] == "中山一院"
+    assert found["date"][1] == "聽日"

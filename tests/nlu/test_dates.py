@@ -355,3 +355,28 @@ def test_every_gazetteer_time_period_word_is_understood():
     assert words
     for word, canonical in words.items():
         assert parse_time_period(word) == canonical, word
+
+
+def test_a_long_message_full_of_dates_is_scanned_about_once_per_rule():
+    """Linear work (issue 11): each rule goes through the text about once,
+    however many dates it holds, instead of once per date found."""
+    text = "明天下午3点 周五 12月3号 随便写点字 " * 800  # ~19k characters, 2,400 dates
+    upcoming = dates._UpcomingMatches(text)
+    pos = 0
+    while hits := upcoming.at_or_after(pos):
+        pos = max(m.end() for m, _ in hits)
+    assert upcoming.scanned <= len(dates._RULES) * len(text)
+    assert len(find_dates(text, FRIDAY)) == 3 * 800
+
+
+def test_dates_in_a_long_message_are_those_of_its_pieces():
+    piece = "下周三下午不行的话12月3号也可以，或者后天晚上7点。"
+    one = find_dates(piece, FRIDAY)
+    many = find_dates(piece * 500, FRIDAY)
+    assert [(d.date, d.time_period, d.text) for d in many] == [
+        (d.date, d.time_period, d.text) for d in one] * 500
+    assert many[-1].start == 499 * len(piece) + one[-1].start
+
+
+def test_a_long_run_of_spaces_is_not_a_date():
+    assert find_dates(" " * 50_000 + "明天", FRIDAY)[0].start == 50_000

@@ -1,4 +1,6 @@
-from common.normalizer import normalise, original_to_normalised
+import random
+
+from common.normalizer import MIN_WHOLE_CODE, _is_code_char, fold_char, normalise, original_to_normalised
 
 
 def test_full_width_and_case_are_folded_one_to_one():
@@ -45,3 +47,50 @@ def test_empty_text():
 def test_an_id_and_a_phone_typed_together_stay_two_codes():
     assert normalise("42010620020609526x 19829129321").text == "42010620020609526x 19829129321"
     assert normalise("440304 19900101 1234").text == "440304199001011234"
+
+
+def test_traditional_characters_become_simplified_one_for_one():
+    original = "我想查下廣州嘅違章記錄 車牌粵A 12345"
+    norm = normalise(original)
+    assert norm.text == "我想查下广州嘅违章记录 车牌粤a12345"
+    start = norm.text.index("广州")
+    assert original[slice(*norm.to_original(start, start + 2))] == "廣州"
+    plate = norm.text.index("粤")
+    assert original[slice(*norm.to_original(plate, plate + 7))] == "粵A 12345"
+
+
+def _reference_normalise(original: str) -> str:
+    """The first, quadratic implementation, kept as an oracle for the linear one."""
+    folded = [fold_char(c) for c in original]
+    kept: list = []
+    for i, char in enumerate(folded):
+        if char.isspace() and kept and _is_code_char(kept[-1]):
+            nxt = next((c for c in folded[i + 1:] if not c.isspace()), "")
+            inside = kept[-1].isdigit() or kept[-1] in "粤京" or nxt.isdigit()
+            before = len(_run("".join(kept)[::-1]))
+            after = len(_run("".join(folded[i:]).lstrip()))
+            two = before >= MIN_WHOLE_CODE and after >= MIN_WHOLE_CODE
+            if inside and nxt.isascii() and nxt.isalnum() and not two:
+                continue
+        kept.append(char)
+    return "".join(kept)
+
+
+def _run(text: str) -> str:
+    return text[: next((i for i, c in enumerate(text) if not (c.isascii() and c.isalnum())),
+                       len(text))]
+
+
+def test_the_linear_normaliser_agrees_with_the_quadratic_one():
+    rng = random.Random(7)
+    alphabet = ["1", "2", "9", "a", "B", "粤", "京", "查", " ", "  ", "\u3000", "１", "Ｘ"]
+    for _ in range(2000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40)))
+        assert normalise(text).text == _reference_normalise(text), text
+
+
+def test_a_long_message_normalises_like_its_pieces():
+    piece = "查一下 粤B 12345 手机 138 1234 5678 "
+    norm = normalise(piece * 3000)  # ~90k characters
+    assert norm.text == normalise(piece).text * 3000
+    assert len(norm.offsets) == len(norm.text) + 1

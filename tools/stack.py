@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -15,6 +14,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional
+
+from tools.lifecycle import belongs_to, check_port_free, die_with_parent, stop_groups, stop_on_signals
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
@@ -25,6 +26,7 @@ class Service:
     name: str
     command: List[str]
     health_url: str
+    port: int  # the one it listens on: checked free before, and its own after start
 
 
 def services(
@@ -47,19 +49,19 @@ def services(
             "citysim",
             [sys.executable, "-m", "citysim", "--host", "127.0.0.1",
              "--port", str(citysim_port), "--db", citysim_db],
-            f"http://127.0.0.1:{citysim_port}/health",
+            f"http://127.0.0.1:{citysim_port}/health", citysim_port,
         ),
         "actions": Service(
             "actions",
             [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(actions_port)],
-            f"http://127.0.0.1:{actions_port}/health",
+            f"http://127.0.0.1:{actions_port}/health", actions_port,
         ),
         "bot": Service(
             "bot",
             [*bot_command, "run", "--enable-api", "--model", model,
              "--credentials", "credentials.yml", "--endpoints", "endpoints.yml",
              "--port", str(bot_port), "--cors", "*"],
-            f"http://127.0.0.1:{bot_port}/status",
+            f"http://127.0.0.1:{bot_port}/status", bot_port,
         ),
     }
 
@@ -96,8 +98,10 @@ def stack_environment(
     return env
 
 
-def wait_healthy(url: str, process: subprocess.Popen, timeout: float, log: Path) -> None:
-    """Poll until the service answers, failing fast (with its log) if it died."""
+def wait_healthy(service: Service, process: subprocess.Popen, timeout: float, log: Path) -> None:
+    """Poll until the service answers from a socket of `process` itself, failing
+    fast (with its log) if it died or something else answers on its port."""
+    url = service.health_url
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -105,10 +109,17 @@ def wait_healthy(url: str, process: subprocess.Popen, timeout: float, log: Path)
             raise RuntimeError(f"进程已退出（退出码 {process.returncode}）：{url}\n{tail}")
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status < 500:
-                    return
+                answered = response.status < 500
         except OSError:
-            time.sleep(0.3)
+            answered = False
+        if answered:
+            strangers = belongs_to(process, service.port)
+            if strangers is None:
+                return
+            raise RuntimeError(f"端口 {service.port} 上应答的不是刚启动的 {service.name}"
+                               f"（监听进程 {strangers}）/ something else answers on port "
+                               f"{service.port}, not the {service.name} just started")
+        time.sleep(0.3)
     raise TimeoutError(f"{timeout:.0f} 秒内没有启动：{url}")
 
 
@@ -124,27 +135,28 @@ class Stack:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.log_dir / f"{service.name}.log"
         log = open(log_path, "ab")
+        check_port_free(service.port, service.name)
         print(f"启动 {service.name} …", flush=True)
         started = time.monotonic()
+        # Its own process group (stopped as a whole), stopped by the kernel if we die.
         process = subprocess.Popen(
             service.command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,
+            start_new_session=True, preexec_fn=die_with_parent,
         )
         self.processes.append(process)
-        wait_healthy(service.health_url, process, timeout, log_path)
+        wait_healthy(service, process, timeout, log_path)
         print(f"  {service.name} 就绪（{time.monotonic() - started:.1f} 秒）：{service.health_url}",
               flush=True)
 
     def stop(self) -> None:
-        for process in reversed(self.processes):
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in reversed(self.processes):
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+        stop_groups(self.processes)
         self.processes.clear()
+
+    def supervise(self) -> None:
+        """Return when a service exits by itself (the caller's `with` stops the rest)."""
+        while all(p.poll() is None for p in self.processes):
+            time.sleep(1)
+        print("有服务意外退出，正在停止全部服务（日志在 var/log/）。", flush=True)
 
     def __enter__(self) -> "Stack":
         return self
@@ -159,8 +171,8 @@ def main() -> None:
     parser.add_argument("--model", default="models/citylink.tar.gz")
     args = parser.parse_args()
     (ROOT / "var").mkdir(exist_ok=True)
-    # `kill` (SIGTERM) stops the children too, like Ctrl-C.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    # SIGTERM, SIGINT (Ctrl-C) and SIGHUP stop the children too (tools/lifecycle.py).
+    stop_on_signals()
     svc = services(model=args.model)
     with Stack() as stack:
         stack.start(svc["citysim"])
@@ -175,12 +187,7 @@ def main() -> None:
         stack.start(svc["bot"], timeout=300)
         print("CityLink 已启动：网页聊天 http://127.0.0.1:5005/webhooks/webchat/ ，"
               "REST http://127.0.0.1:5005/webhooks/rest/webhook 。按 Ctrl-C 停止。", flush=True)
-        try:
-            while all(p.poll() is None for p in stack.processes):
-                time.sleep(1)
-            print("有服务意外退出，正在停止全部服务（日志在 var/log/）。", flush=True)
-        except KeyboardInterrupt:
-            print("正在停止…", flush=True)
+        stack.supervise()
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ DATA_SOURCES := domain.yml $(shell find data -name '*.yml' 2>/dev/null | grep -v
 NLU_SOURCES := config.yml $(DATA_SOURCES) $(shell find common bot/nlu -name '*.yml' -o -name '*.py' 2>/dev/null)
 RESOURCES := var/jieba/userdict.txt data/nlu/generated/lookups.yml
 
-.PHONY: all install resources train run shell test eval validate bench clean browser postgres
+.PHONY: all install resources train run shell test eval validate bench clean browser postgres cluster-deps
 
 all: test
 
@@ -68,7 +68,13 @@ postgres:
 	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql)
 
-test: $(MODEL) validate browser postgres
+# Several bot nodes share Redis (locks, WeChat state) behind HAProxy: make cluster
+# runs them, and the tests start their own redis-server (tests/redis_server.py).
+cluster-deps: postgres
+	@command -v redis-server >/dev/null && command -v haproxy >/dev/null || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server haproxy)
+
+test: $(MODEL) validate browser postgres cluster-deps
 	$(PY) -m pytest -q
 
 # Rasa's stock Chinese pipeline on the same data, for comparison (~30 min on 2 cores,

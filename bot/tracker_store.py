@@ -15,11 +15,21 @@ it not in the database:
 
 The schema, the JSON in `data` and the rows are exactly Rasa's: support tools,
 `rasa export` and a later switch back to `type: SQL` read them unchanged.
+
+Connection pool (PostgreSQL): Rasa keeps up to 50 + 100 connections per
+process (SQL_POOL_SIZE, SQL_MAX_OVERFLOW), so two nodes of two worker processes
+could ask for 600, six times PostgreSQL's default max_connections of 100.
+A worker uses one connection at a time (the store's queries run synchronously
+on its event loop), so the defaults here are 2 + 2 per process: N nodes of W
+workers need N x W x 4 connections, plus the console's and the retention
+job's; 100 connections (3 reserved) hold 12 nodes of 2 workers. Larger
+deployments raise max_connections or put PgBouncer in front (docs/cluster.md).
 """
 from __future__ import annotations
 
 import itertools
 import json
+import os
 from typing import Any, Dict, Optional, Text
 
 from rasa.core.tracker_store import SQLTrackerStore as RasaSQLTrackerStore
@@ -27,11 +37,18 @@ from rasa.shared.core.events import Event
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
-STORED = "_citylink_stored_events"  # tracker attribute: events of its session already in the table
+STORED = "_citylink_stored_events"
+# Rasa's own pool variables, with defaults sized for many nodes (see above).
+POOL_DEFAULTS = {"SQL_POOL_SIZE": "2", "SQL_MAX_OVERFLOW": "2"}  # tracker attribute: events of its session already in the table
 
 
 class SQLTrackerStore(RasaSQLTrackerStore):
     """Drop-in for `type: SQL` (`type: bot.tracker_store.SQLTrackerStore`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        for name, value in POOL_DEFAULTS.items():  # read by Rasa when it builds the engine
+            os.environ.setdefault(name, value)
+        super().__init__(*args, **kwargs)
 
     async def _retrieve(self, sender_id: Text,
                         fetch_events_from_all_sessions: bool) -> Optional[DialogueStateTracker]:

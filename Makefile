@@ -22,7 +22,7 @@ DATA_SOURCES := domain.yml $(shell find data -name '*.yml' 2>/dev/null | grep -v
 NLU_SOURCES := config.yml $(DATA_SOURCES) $(shell find common bot/nlu -name '*.yml' -o -name '*.py' 2>/dev/null)
 RESOURCES := var/jieba/userdict.txt data/nlu/generated/lookups.yml
 
-.PHONY: all install resources train run shell test eval validate bench clean browser postgres cluster-deps
+.PHONY: all install resources train run shell test eval validate bench clean browser postgres cluster-deps cluster cluster-down deploy-tools
 
 all: test
 
@@ -74,7 +74,26 @@ cluster-deps: postgres
 	@command -v redis-server >/dev/null && command -v haproxy >/dev/null || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server haproxy)
 
-test: $(MODEL) validate browser postgres cluster-deps
+# Two bot nodes, Redis, PostgreSQL, HAProxy on 127.0.0.1:5100 (CLUSTER_PORT); README "Cluster".
+cluster: $(MODEL) cluster-deps
+	$(PY) -m tools.cluster up
+
+cluster-down:
+	$(PY) -m tools.cluster down
+
+# kubectl (with kustomize), kubernetes-validate and check-jsonschema (the compose
+# specification's schema ships with it) validate deploy/ offline, in their own
+# virtualenv: they need newer jsonschema and packaging than Rasa's pins.
+DEPLOY_VENV := .venv-deploy
+$(DEPLOY_VENV)/.installed: requirements-deploy.txt
+	test -x $(DEPLOY_VENV)/bin/python || $(PYTHON) -m venv $(DEPLOY_VENV)
+	$(DEPLOY_VENV)/bin/pip install --quiet -r requirements-deploy.txt
+	$(DEPLOY_VENV)/bin/pip check
+	touch $@
+
+deploy-tools: $(DEPLOY_VENV)/.installed
+
+test: $(MODEL) validate browser postgres cluster-deps deploy-tools
 	$(PY) -m pytest -q
 
 # Rasa's stock Chinese pipeline on the same data, for comparison (~30 min on 2 cores,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -27,6 +28,8 @@ class Service:
     command: List[str]
     health_url: str
     port: int  # the one it listens on: checked free before, and its own after start
+    env: Optional[Dict[str, str]] = None  # set over the stack's environment (cluster nodes)
+    user: Optional[str] = None  # run as this user (PostgreSQL refuses root)
 
 
 def services(
@@ -107,12 +110,7 @@ def wait_healthy(service: Service, process: subprocess.Popen, timeout: float, lo
         if process.poll() is not None:
             tail = log.read_text(encoding="utf-8", errors="replace")[-3000:]
             raise RuntimeError(f"进程已退出（退出码 {process.returncode}）：{url}\n{tail}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                answered = response.status < 500
-        except OSError:
-            answered = False
-        if answered:
+        if answers(url):
             strangers = belongs_to(process, service.port)
             if strangers is None:
                 return
@@ -121,6 +119,19 @@ def wait_healthy(service: Service, process: subprocess.Popen, timeout: float, lo
                                f"{service.port}, not the {service.name} just started")
         time.sleep(0.3)
     raise TimeoutError(f"{timeout:.0f} 秒内没有启动：{url}")
+
+
+def answers(url: str) -> bool:
+    """An HTTP health URL answers below 500, or a tcp://host:port accepts a connection."""
+    try:
+        if url.startswith("tcp://"):
+            host, port = url[len("tcp://"):].rsplit(":", 1)
+            socket.create_connection((host, int(port)), timeout=2).close()
+            return True
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status < 500
+    except OSError:
+        return False
 
 
 class Stack:
@@ -140,8 +151,9 @@ class Stack:
         started = time.monotonic()
         # Its own process group (stopped as a whole), stopped by the kernel if we die.
         process = subprocess.Popen(
-            service.command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True, preexec_fn=die_with_parent,
+            service.command, cwd=ROOT, env={**self.env, **(service.env or {})}, stdout=log,
+            stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent,
+            user=service.user,
         )
         self.processes.append(process)
         wait_healthy(service, process, timeout, log_path)

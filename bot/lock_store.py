@@ -10,22 +10,26 @@ and the write separately). Bot nodes on several machines share Redis instead
 (AtomicRedisLockStore, chosen by REDIS_URL through EnvironmentLockStore).
 
 Ticket lifetime (TICKET_LOCK_LIFETIME, Rasa's variable; Rasa's default 60 s, the
-cluster sets 30 s): a ticket expires that long after it was issued. It bounds
-how long a conversation waits when the node serving it dies mid-turn, and it
-must be longer than the slowest turn plus the queue in front of it, or two
-turns of one conversation could overlap: a backend call gives up within about
-22 s at worst (actions/clients/base.py: 5 s read timeout, two retries with
-back-off, safe calls only), and the slowest turns measured under load took a few
-seconds (docs/benchmarks.md).
+cluster and deploy/ set 15 s). In Rasa a ticket expires that long after it was
+issued, so the lifetime had to exceed the slowest turn plus the queue before it
+(a backend call alone may take ~22 s: actions/clients/base.py, 5 s read timeout,
+two retries) or two turns could overlap. AtomicRedisLockStore renews the
+tickets of a live node, so the lifetime only says how long a node may go
+silent before its tickets count as dead: it bounds how long a conversation
+waits when its node dies mid-turn (the failover time, docs/benchmarks.md),
+and 15 s leaves room for an event loop stalled by a loaded machine (renewals
+every 5 s).
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sqlite3
-from contextlib import contextmanager
+import time
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Callable, Iterator, Optional, Text
+from typing import AsyncIterator, Callable, Iterator, Optional, Text
 
 from rasa.core.lock import TicketLock
 from rasa.core.lock_store import (
@@ -40,6 +44,7 @@ from rasa.utils.endpoints import EndpointConfig
 from bot.sqlite_shared import ProcessConnection
 
 DEFAULT_PATH = "var/locks.db"
+RENEWALS_PER_LIFETIME = 3  # a live node renews its tickets this often per lifetime
 
 
 SCHEMA = (
@@ -122,7 +127,7 @@ class SQLiteLockStore(LockStore):
 
 class AtomicRedisLockStore(RedisLockStore):
     """Rasa's Redis lock store (same keys, same ticket JSON), each read-modify-write
-    in one WATCH/MULTI transaction.
+    in one WATCH/MULTI transaction, and tickets kept alive while their node is.
 
     Rasa 3.6's RedisLockStore reads a lock with GET and writes it with SET, so two
     bot nodes taking a ticket at the same moment can both get the same number and
@@ -130,6 +135,14 @@ class AtomicRedisLockStore(RedisLockStore):
     a write fails if the key changed since it was read, and the step is redone.
     Each write also sets the key to expire a minute after the longest a ticket can
     live, so a lock left by a dead node disappears by itself.
+
+    A Rasa ticket expires a fixed lifetime after it was issued, whether its
+    holder is alive or not. Measured in the failure test (tests/test_cluster.py):
+    a message waiting behind a dead node's ticket had been issued its own ticket
+    moments later, so both expired together, the lock vanished and Rasa dropped
+    the message (LockError, an empty answer). So every ticket is renewed three
+    times per lifetime by the node holding it, waiting or serving: only a dead
+    node's tickets expire, and a turn longer than the lifetime stays exclusive.
     """
 
     def __init__(self, endpoint_config: Optional[EndpointConfig] = None,
@@ -175,6 +188,28 @@ class AtomicRedisLockStore(RedisLockStore):
             return int(self._modify(conversation_id, lambda lock: lock.issue_ticket(lock_lifetime)))
         except Exception as error:
             raise LockError(f"Error while acquiring lock. Error:\n{error}") from error
+
+    @asynccontextmanager
+    async def lock(self, conversation_id: Text, lock_lifetime: float = LOCK_LIFETIME,
+                   wait_time_in_seconds: float = 1) -> AsyncIterator[TicketLock]:
+        """Rasa's lock, with the ticket renewed until it is given back."""
+        ticket = self.issue_ticket(conversation_id, lock_lifetime)
+        renewing = asyncio.ensure_future(self._renew(conversation_id, ticket, lock_lifetime))
+        try:
+            yield await self._acquire_lock(conversation_id, ticket, wait_time_in_seconds)
+        finally:
+            renewing.cancel()
+            self.cleanup(conversation_id, ticket)
+
+    async def _renew(self, conversation_id: Text, number: int, lifetime: float) -> None:
+        def extend(lock: TicketLock) -> None:
+            for ticket in lock.tickets:
+                if ticket.number == number:
+                    ticket.expires = time.time() + lifetime
+
+        while True:
+            await asyncio.sleep(lifetime / RENEWALS_PER_LIFETIME)
+            self._modify(conversation_id, extend, create=False)
 
     def update_lock(self, conversation_id: Text) -> None:
         """Drop expired tickets (a dead node's) from an existing lock."""

@@ -114,15 +114,36 @@ def test_same_keys_and_ticket_format_as_rasa(redis_server: str):
 
 
 def test_a_dead_nodes_ticket_expires_and_the_conversation_carries_on(redis_server: str):
+    """The waiter's ticket, issued right after the dead one with the same lifetime,
+    is renewed by its live node: it does not expire with the dead one."""
     store = AtomicRedisLockStore(url=redis_server)
     store.issue_ticket("rest:orphan", lock_lifetime=0.3)  # taken by a node that then died
 
     async def next_turn() -> str:
-        async with store.lock("rest:orphan", lock_lifetime=30, wait_time_in_seconds=0.05):
+        async with store.lock("rest:orphan", lock_lifetime=0.3, wait_time_in_seconds=0.05):
             return "served"
 
     assert asyncio.run(next_turn()) == "served"
     assert store.get_lock("rest:orphan") is None
+
+
+def test_a_live_turn_longer_than_the_lifetime_keeps_its_conversation(redis_server: str):
+    store = AtomicRedisLockStore(url=redis_server)
+    served: List[str] = []
+
+    async def turn(name: str, seconds: float) -> None:
+        async with store.lock("rest:slow", lock_lifetime=0.3, wait_time_in_seconds=0.02):
+            served.append(f"{name} in")
+            await asyncio.sleep(seconds)
+            served.append(f"{name} out")
+
+    async def both() -> None:
+        slow = asyncio.ensure_future(turn("slow", 1.0))  # over three lifetimes
+        await asyncio.sleep(0.05)
+        await asyncio.gather(slow, turn("next", 0))
+
+    asyncio.run(both())
+    assert served == ["slow in", "slow out", "next in", "next out"]
 
 
 def test_redis_url_chooses_redis_and_its_absence_sqlite(redis_server: str, tmp_path,

@@ -39,8 +39,8 @@ from tools.stack import ROOT, Service, Stack, services, stack_environment
 DIR = ROOT / "var" / "cluster"
 NODES = 2
 # Rasa's TICKET_LOCK_LIFETIME: how long a dead node's turn holds its conversation
-# (bot/lock_store.py says why 30 s).
-TICKET_LIFETIME = "30"
+# (bot/lock_store.py says why 15 s).
+TICKET_LIFETIME = "15"
 READY = "CityLink 集群已启动"
 
 
@@ -106,8 +106,11 @@ class Cluster:
             if self.pg_user:
                 owner = pwd.getpwnam(self.pg_user)
                 os.chown(data, owner.pw_uid, owner.pw_gid)
-            subprocess.run([str(bindir / "initdb"), "-D", str(data), "-U", "citylink", "-A", "trust",
-                            "-E", "UTF8"], check=True, capture_output=True, user=self.pg_user)
+            done = subprocess.run([str(bindir / "initdb"), "-D", str(data), "-U", "citylink",
+                                   "-A", "trust", "-E", "UTF8"], capture_output=True, text=True,
+                                  user=self.pg_user)
+            if done.returncode != 0:
+                raise RuntimeError(f"initdb 失败（{data}）：{done.stderr.strip()}")
         return Service("postgres", [str(bindir / "postgres"), "-D", str(data),
                                     "-p", str(self.ports.postgres), "-k", str(data),
                                     "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=100"],

@@ -2,7 +2,7 @@
 
 The whole cluster of `make cluster` (tools/cluster.py: Redis, PostgreSQL, the
 simulator, two action servers, two bot nodes, HAProxy) runs on free ports.
-Citizens talk through the balancer; a third of the way in, one node's process
+Citizens talk through the balancer; after 64 answers (a fifth of the run), one node's process
 group is killed. A citizen whose message got no answer does not resend it
 (a resend would be a new message): so every text a citizen sent is in their
 stored conversation at most once, and each answered one exactly once.
@@ -24,7 +24,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Iterator, List, Optional, Tuple
 
 import pytest
 

@@ -13,7 +13,6 @@ import re
 import secrets
 import shutil
 import subprocess
-from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest

@@ -12,7 +12,7 @@ import asyncio
 import json
 import multiprocessing
 import time
-from typing import Any, List, Tuple
+from typing import Any, List
 
 import pytest
 import redis

@@ -168,7 +168,26 @@ def stop_groups(processes: List[subprocess.Popen], grace: float = 30.0) -> None:
 
 
 def _signal_group(pgid: int, number: int) -> None:
+    """Signal the group a child started (it leads its own session), if any member is left:
+    a group whose id was reused by a stranger's process is not ours to signal."""
+    if not _session_members(pgid):
+        return
     try:
         os.killpg(pgid, number)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def _session_members(sid: int) -> List[int]:
+    """Processes in process group and session `sid` (what start_new_session made)."""
+    members = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[2]) == sid and int(fields[3]) == sid:
+            members.append(int(proc.name))
+    return members

@@ -22,7 +22,7 @@ DATA_SOURCES := domain.yml $(shell find data -name '*.yml' 2>/dev/null | grep -v
 NLU_SOURCES := config.yml $(DATA_SOURCES) $(shell find common bot/nlu -name '*.yml' -o -name '*.py' 2>/dev/null)
 RESOURCES := var/jieba/userdict.txt data/nlu/generated/lookups.yml
 
-.PHONY: all install resources services train run shell retention lint test test-stock-rasa eval validate bench clean browser postgres admin console console-bench
+.PHONY: all install resources services train run shell retention lint test test-stock-rasa eval validate bench clean browser postgres admin console console-bench cluster-deps cluster cluster-down deploy-tools
 
 all: test
 
@@ -90,6 +90,31 @@ postgres:
 	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql)
 
+# Several bot nodes share Redis (locks, WeChat state) behind HAProxy: make cluster
+# runs them, and the tests start their own redis-server (tests/redis_server.py).
+cluster-deps: postgres
+	@command -v redis-server >/dev/null && command -v haproxy >/dev/null || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server haproxy)
+
+# Two bot nodes, Redis, PostgreSQL, HAProxy on 127.0.0.1:5100 (CLUSTER_PORT); README "Cluster".
+cluster: $(MODEL) cluster-deps
+	$(PY) -m tools.cluster up
+
+cluster-down:
+	$(PY) -m tools.cluster down
+
+# kubectl (with kustomize), kubernetes-validate and check-jsonschema (the compose
+# specification's schema ships with it) validate deploy/ offline, in their own
+# virtualenv: they need newer jsonschema and packaging than Rasa's pins.
+DEPLOY_VENV := .venv-deploy
+$(DEPLOY_VENV)/.installed: requirements-deploy.txt
+	test -x $(DEPLOY_VENV)/bin/python || $(PYTHON) -m venv $(DEPLOY_VENV)
+	$(DEPLOY_VENV)/bin/pip install --quiet -r requirements-deploy.txt
+	$(DEPLOY_VENV)/bin/pip check
+	touch $@
+
+deploy-tools: $(DEPLOY_VENV)/.installed
+
 # ruff (lint everywhere, format check where the house branch owns the code:
 # other packages adopt the formatter when their owners reformat them) and mypy
 # on bot/ and actions/ (pyproject.toml).
@@ -100,7 +125,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check $(FORMATTED)
 	$(VENV)/bin/mypy
 
-test: lint $(MODEL) validate browser postgres
+test: lint $(MODEL) validate browser postgres cluster-deps deploy-tools
 	$(PY) -m pytest -q
 	$(MAKE) --no-print-directory test-stock-rasa
 

@@ -25,11 +25,21 @@ returns `SlotSet(ERASE_SLOT, True)`. Saving a tracker with that event among its
 new ones deletes every row of the conversation (all sessions) and writes
 nothing: the next message starts a new conversation. The retention job
 (tools/retention.py) deletes through `erase` too.
+
+Connection pool (PostgreSQL): Rasa keeps up to 50 + 100 connections per
+process (SQL_POOL_SIZE, SQL_MAX_OVERFLOW), so two nodes of two worker processes
+could ask for 600, six times PostgreSQL's default max_connections of 100.
+A worker uses one connection at a time (the store's queries run synchronously
+on its event loop), so the defaults here are 2 + 2 per process: N nodes of W
+workers need N x W x 4 connections, plus the console's and the retention
+job's; 100 connections (3 reserved) hold 12 nodes of 2 workers. Larger
+deployments raise max_connections or put PgBouncer in front (docs/cluster.md).
 """
 from __future__ import annotations
 
 import itertools
 import json
+import os
 from typing import Any, Dict, Optional, Text
 
 from rasa.core.tracker_store import SQLTrackerStore as RasaSQLTrackerStore
@@ -41,6 +51,8 @@ from sqlalchemy import func
 from common.privacy import reveal_event, seal_event
 
 STORED = "_citylink_stored_events"  # tracker attribute: events of its session already in the table
+# Rasa's own pool variables, with defaults sized for many nodes (see above).
+POOL_DEFAULTS = {"SQL_POOL_SIZE": "2", "SQL_MAX_OVERFLOW": "2"}
 ERASE_SLOT = "erase_conversation"  # set by action_delete_my_data (actions/privacy.py)
 # A sealed token's opening as `json.dumps` writes it (ASCII escapes) and as other writers may.
 _SEALED_MARKS = (json.dumps("⟦sealed:")[1:-1], "⟦sealed:")
@@ -54,6 +66,11 @@ def _load(data: str) -> Dict[str, Any]:
 
 class SQLTrackerStore(RasaSQLTrackerStore):
     """Drop-in for `type: SQL` (`type: bot.tracker_store.SQLTrackerStore`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        for name, value in POOL_DEFAULTS.items():  # read by Rasa when it builds the engine
+            os.environ.setdefault(name, value)
+        super().__init__(*args, **kwargs)
 
     async def _retrieve(self, sender_id: Text,
                         fetch_events_from_all_sessions: bool) -> Optional[DialogueStateTracker]:

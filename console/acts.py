@@ -9,8 +9,8 @@ from typing import Any, List, Optional
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from console import db
 from common.privacy import mask_text
+from console import db
 from console.pii import masked_message
 
 TAG_NAME = re.compile(r"^[a-z][a-z0-9_]{1,40}$")

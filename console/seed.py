@@ -14,8 +14,15 @@ import random
 import uuid
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 
-from rasa.shared.core.events import (ActionExecuted, ActiveLoop, BotUttered, Event, SessionStarted,
-                                     SlotSet, UserUttered)
+from rasa.shared.core.events import (
+    ActionExecuted,
+    ActiveLoop,
+    BotUttered,
+    Event,
+    SessionStarted,
+    SlotSet,
+    UserUttered,
+)
 from sqlalchemy.engine import Engine
 
 from common.privacy import seal_event

@@ -97,3 +97,15 @@ def postgres_server() -> Iterator[str]:
             yield url
     except RuntimeError as missing:
         pytest.fail(str(missing))
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[str]:
+    """A throwaway Redis server (tests/redis_server.py); yields its URL."""
+    from tests import redis_server
+
+    try:
+        with redis_server.server() as url:
+            yield url
+    except RuntimeError as missing:
+        pytest.fail(str(missing))

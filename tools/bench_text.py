@@ -49,8 +49,8 @@ def main() -> None:
     for shape, unit in SHAPES.items():
         for length in args.lengths:
             text = (unit * (length // len(unit) + 1))[:length]
-            norm = best_of(args.repeats, lambda: normalise(text))
-            dates = best_of(args.repeats, lambda: find_dates(text, NOW))
+            norm = best_of(args.repeats, lambda text=text: normalise(text))
+            dates = best_of(args.repeats, lambda text=text: find_dates(text, NOW))
             print(f"| {shape} | {length:,} | {norm:.1f} | {dates:.1f} |"
                   f" {(norm + dates) * 1000 / length:.2f} |")
 

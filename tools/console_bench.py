@@ -140,11 +140,11 @@ def measure(url: str, fill: Callable[[], int], runs: int) -> None:
     print("| page | median ms | max ms | rows |\n|---|---|---|---|")
     for name, params in cases():
         filters = queries.Filters.from_params(params)
-        median, worst = timed(lambda: listing(engine, filters), runs)
+        median, worst = timed(lambda filters=filters: listing(engine, filters), runs)
         rows = len(listing(engine, filters)["items"])
         print(f"| list: {name} | {median:.0f} | {worst:.0f} | {rows} |")
     for city in ("", "深圳"):
-        median, worst = timed(lambda: dashboard_data(engine, city, "", 30), runs)
+        median, worst = timed(lambda city=city: dashboard_data(engine, city, "", 30), runs)
         print(f"| dashboard, 30 days, {city or 'all cities'} | {median:.0f} | {worst:.0f} | – |")
     http_timings(url, runs)
 
@@ -169,7 +169,7 @@ def http_timings(url: str, runs: int) -> None:
         pages = [(f"list: {name}", "/conversations?" + urlencode(params)) for name, params in cases()]
         pages += [("dashboard, 30 days", "/dashboard?days=30"), ("transcript", "/conversation?id=web:late0")]
         for name, path in pages:
-            median, worst = timed(lambda: browser.open(base + path).read(), runs)
+            median, worst = timed(lambda path=path: browser.open(base + path).read(), runs)
             print(f"| {name} | {median:.0f} | {worst:.0f} |")
     finally:
         server.should_exit = True

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
+import socket
 import subprocess
 import sys
 import time
@@ -19,6 +19,13 @@ from typing import Dict, List, Optional, Tuple
 from common import logsafe
 from common.logsafe import LogSink
 from common.secrets import rasa_api_jwt, secret, secret_path
+from tools.lifecycle import (
+    belongs_to,
+    check_port_free,
+    die_with_parent,
+    stop_groups,
+    stop_on_signals,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
@@ -29,6 +36,9 @@ class Service:
     name: str
     command: List[str]
     health_url: str
+    port: int  # the one it listens on: checked free before, and its own after start
+    env: Optional[Dict[str, str]] = None  # set over the stack's environment (cluster nodes)
+    user: Optional[str] = None  # run as this user (PostgreSQL refuses root)
 
 
 def public_address() -> Tuple[str, int]:
@@ -67,12 +77,12 @@ def services(
             [sys.executable, "-m", "citysim", "--host", "127.0.0.1",
              "--port", str(citysim_port), "--db", citysim_db,
              *(["--test-api"] if citysim_test_api else [])],
-            f"http://127.0.0.1:{citysim_port}/health",
+            f"http://127.0.0.1:{citysim_port}/health", citysim_port,
         ),
         "actions": Service(
             "actions",
             [sys.executable, "-m", "actions.server", "--port", str(actions_port)],
-            f"http://127.0.0.1:{actions_port}/health",
+            f"http://127.0.0.1:{actions_port}/health", actions_port,
         ),
         "bot": Service(
             "bot",
@@ -83,19 +93,19 @@ def services(
              "--jwt-secret", secret("jwt_secret"), "--jwt-method", "HS256"],
             # /status needs the API token; /version does not, and the server
             # answers only once the model is loaded (before_server_start).
-            f"http://127.0.0.1:{bot_port}/version",
+            f"http://127.0.0.1:{bot_port}/version", bot_port,
         ),
         "gateway": Service(
             "gateway",
             [sys.executable, "-m", "gateway", "--host", public_host, "--port", str(public_port),
              "--upstream", f"http://127.0.0.1:{bot_port}"],
-            f"http://{_loopback_for(public_host)}:{public_port}/health",
+            f"http://{_loopback_for(public_host)}:{public_port}/health", public_port,
         ),
         # The staff console reads the same tracker database (TRACKER_URL).
         "console": Service(
             "console",
             [sys.executable, "-m", "console", "--port", str(console_port)],
-            f"http://127.0.0.1:{console_port}/health",
+            f"http://127.0.0.1:{console_port}/health", console_port,
         ),
     }
 
@@ -151,21 +161,38 @@ def stack_environment(
     return env
 
 
-def wait_healthy(url: str, process: subprocess.Popen, timeout: float, log: LogSink) -> None:
-    """Poll until the service answers, failing fast (with its log) if it died."""
+def wait_healthy(service: Service, process: subprocess.Popen, timeout: float, log: LogSink) -> None:
+    """Poll until the service answers from a socket of `process` itself, failing
+    fast (with its log) if it died or something else answers on its port."""
+    url = service.health_url
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             log.close()  # all it wrote, before reading the tail
             tail = log.path.read_text(encoding="utf-8", errors="replace")[-3000:]
             raise RuntimeError(f"进程已退出（退出码 {process.returncode}）：{url}\n{tail}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status < 500:
-                    return
-        except OSError:
-            time.sleep(0.3)
+        if answers(url):
+            strangers = belongs_to(process, service.port)
+            if strangers is None:
+                return
+            raise RuntimeError(f"端口 {service.port} 上应答的不是刚启动的 {service.name}"
+                               f"（监听进程 {strangers}）/ something else answers on port "
+                               f"{service.port}, not the {service.name} just started")
+        time.sleep(0.3)
     raise TimeoutError(f"{timeout:.0f} 秒内没有启动：{url}")
+
+
+def answers(url: str) -> bool:
+    """An HTTP health URL answers below 500, or a tcp://host:port accepts a connection."""
+    try:
+        if url.startswith("tcp://"):
+            host, port = url[len("tcp://"):].rsplit(":", 1)
+            socket.create_connection((host, int(port)), timeout=2).close()
+            return True
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status < 500
+    except OSError:
+        return False
 
 
 class Stack:
@@ -179,17 +206,20 @@ class Stack:
 
     def start(self, service: Service, timeout: float = 120) -> None:
         """Start one service, its output masked into a rotating `<log_dir>/<name>.log` (0600)."""
+        check_port_free(service.port, service.name)
         log = LogSink(self.log_dir / f"{service.name}.log")
         self.sinks.append(log)
         print(f"启动 {service.name} …", flush=True)
         started = time.monotonic()
+        # Its own process group (stopped as a whole), stopped by the kernel if we die.
         process = subprocess.Popen(
-            service.command, cwd=ROOT, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            start_new_session=True,
+            service.command, cwd=ROOT, env={**self.env, **(service.env or {})}, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent,
+            user=service.user,
         )
         self.processes.append(process)
         log.drain(process.stdout)  # type: ignore[arg-type]
-        wait_healthy(service.health_url, process, timeout, log)
+        wait_healthy(service, process, timeout, log)
         print(f"  {service.name} 就绪（{time.monotonic() - started:.1f} 秒）：{service.health_url}",
               flush=True)
 
@@ -198,23 +228,23 @@ class Stack:
         log = LogSink(self.log_dir / f"{name}.log")
         self.sinks.append(log)
         process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=subprocess.PIPE,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+                                   stderr=subprocess.STDOUT, start_new_session=True,
+                                   preexec_fn=die_with_parent)
         self.processes.append(process)
         log.drain(process.stdout)  # type: ignore[arg-type]
 
     def stop(self) -> None:
-        for process in reversed(self.processes):
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in reversed(self.processes):
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+        stop_groups(self.processes)
         self.processes.clear()
         for sink in self.sinks:
             sink.close()
         self.sinks.clear()
+
+    def supervise(self) -> None:
+        """Return when a service exits by itself (the caller's `with` stops the rest)."""
+        while all(p.poll() is None for p in self.processes):
+            time.sleep(1)
+        print("有服务意外退出，正在停止全部服务（日志在 var/log/）。", flush=True)
 
     def __enter__(self) -> "Stack":
         return self
@@ -249,8 +279,8 @@ def main() -> None:
     args = parser.parse_args()
     logsafe.configure("stack")
     (ROOT / "var").mkdir(exist_ok=True)
-    # `kill` (SIGTERM) stops the children too, like Ctrl-C.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    # SIGTERM, SIGINT (Ctrl-C) and SIGHUP stop the children too (tools/lifecycle.py).
+    stop_on_signals()
     svc = services(model=args.model)
     with Stack() as stack:
         stack.start(svc["citysim"])
@@ -268,12 +298,7 @@ def main() -> None:
         # Conversations past their city's retention period: deleted now, then hourly.
         stack.start_job("retention", [sys.executable, "-m", "tools.retention", "--every", "3600"])
         print(startup_notice(console_url=svc["console"].health_url.rsplit("/", 1)[0]), flush=True)
-        try:
-            while all(p.poll() is None for p in stack.processes):
-                time.sleep(1)
-            print("有服务意外退出，正在停止全部服务（日志在 var/log/）。", flush=True)
-        except KeyboardInterrupt:
-            print("正在停止…", flush=True)
+        stack.supervise()
 
 
 if __name__ == "__main__":

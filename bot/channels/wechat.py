@@ -49,7 +49,7 @@ from bot.channels.wechat_protocol import (
     verify_timestamp,
 )
 from bot.channels.wechat_render import render_messages, split_text
-from bot.channels.wechat_state import WeChatState
+from bot.channels.wechat_state import open_state
 
 logger = logging.getLogger(__name__)
 
@@ -152,7 +152,7 @@ class WeChatInput(GuardedChannel, InputChannel):
             # secrets (a developer's, CI) must still be able to run the bot.
             logger.error("WECHAT_TOKEN is not set: the WeChat channel refuses every callback.")
         self._crypto = self._make_crypto(config)
-        self._state = WeChatState(Path(config.state_path))
+        self._state = open_state(Path(config.state_path))  # Redis if REDIS_URL is set
         self._api = (
             WeChatAPI(
                 config.api_base_url,

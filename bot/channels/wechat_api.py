@@ -18,11 +18,11 @@ import asyncio
 import json
 import logging
 import time
-from typing import Any, Dict, Sequence
+from typing import Any, Dict, Optional, Sequence
 
 import aiohttp
 
-from bot.channels.wechat_state import WeChatState
+from bot.channels.wechat_state import State
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class WeChatAPI:
         attempts: int,
         retry_delay: float,
         timeout: float,
-        state: WeChatState,
+        state: State,
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._app_id = app_id
@@ -142,6 +142,13 @@ class WeChatAPI:
             stored = self._state.token(self._app_id)
             if stored and time.time() < stored[1]:
                 return stored[0]
+            # One worker or node fetches (each fetch revokes the previous token);
+            # the others wait for its token, and fetch themselves if it never comes.
+            claim_ttl = self._timeout.total or 10.0
+            if not self._state.claim_refresh(self._app_id, claim_ttl):
+                token = await self._token_from_elsewhere(claim_ttl)
+                if token:
+                    return token
             data = await self._call(
                 session.get(self._base_url + TOKEN_PATH, params=self._credentials)
             )
@@ -153,6 +160,16 @@ class WeChatAPI:
                 self._app_id, token, time.time() + lifetime - min(REFRESH_MARGIN_SECONDS, lifetime / 2)
             )
             return token
+
+    async def _token_from_elsewhere(self, wait: float) -> Optional[str]:
+        """The token another worker or node is fetching, once it is saved (None if not in time)."""
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+            stored = self._state.token(self._app_id)
+            if stored and time.time() < stored[1]:
+                return stored[0]
+        return None
 
     def _forget(self, token: str) -> None:
         """Drop ``token`` after WeChat rejected it, unless another delivery already replaced it."""

@@ -1,0 +1,235 @@
+"""A bot node dies under 64 concurrent conversations: nothing is lost or done twice.
+
+The whole cluster of `make cluster` (tools/cluster.py: Redis, PostgreSQL, the
+simulator, two action servers, two bot nodes, HAProxy) runs on free ports.
+Citizens talk through the balancer; after 64 answers (a fifth of the run), one node's process
+group is killed. A citizen whose message got no answer does not resend it
+(a resend would be a new message): so every text a citizen sent is in their
+stored conversation at most once, and each answered one exactly once.
+
+Then a burst, three messages at once per citizen, on the surviving node; then
+the dead node is restarted and takes load again.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, List, Optional, Tuple
+
+import pytest
+
+from common.privacy import reveal_event
+from tools.bench.load import rest_headers
+from tools.cluster import TICKET_LIFETIME, Cluster, Ports
+from tools.lifecycle import free_port
+from tools.stack import ROOT, Stack, stack_environment
+
+CITIZENS = 64
+MODEL = ROOT / "models" / "citylink.tar.gz"
+CITY_NAMES = {"guangzhou": "广州", "shenzhen": "深圳", "foshan": "佛山", "wuhan": "武汉",
+              "shanghai": "上海"}
+UTILITY_NAMES = {"water": "水", "electricity": "电", "gas": "燃气"}
+BURST = ["你好", "谢谢", "再见"]
+
+
+@dataclass
+class Citizen:
+    sender: str
+    script: List[str]
+    account: str
+    pays: bool
+    answered: List[str] = field(default_factory=list)
+    failed: List[str] = field(default_factory=list)
+    after_kill_waits: List[float] = field(default_factory=list)
+    errors: List[str] = field(default_factory=list)  # why a message got no answer
+
+
+def _post(url: str, sender: str, text: str, errors: Optional[List[str]] = None) -> bool:
+    """Send one message; True if the bot answered (HTTP 200). Rasa's REST channel also
+    answers 200, with nothing, when the turn failed (a LockError): every answered
+    message must therefore be in the stored conversation (_check_stored)."""
+    body = json.dumps({"sender": sender, "message": text}).encode()
+    request = urllib.request.Request(f"{url}/webhooks/rest/webhook", data=body, method="POST",
+                                     headers={"Content-Type": "application/json", **rest_headers()})
+    try:
+        with urllib.request.urlopen(request, timeout=300) as response:
+            response.read()
+            return response.status == 200
+    except (urllib.error.URLError, OSError) as error:
+        if errors is not None:
+            errors.append(f"{text}: {error}")
+        return False
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Tuple[Cluster, Stack]]:
+    if not MODEL.exists():
+        pytest.fail("没有训练好的模型：请用 make test 运行（它会先训练）")
+    # Not pytest's tmp_path: PostgreSQL runs as its own user and must reach the directory.
+    directory = Path(tempfile.mkdtemp(prefix="citylink-cluster-"))
+    directory.chmod(0o755)
+    cluster = Cluster(directory, Ports.choose(free_port()), str(MODEL), citysim_test_api=True)
+    try:
+        with Stack(env=stack_environment(), log_dir=directory / "log") as stack:
+            cluster.start(stack)
+            yield cluster, stack
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _citizens(cluster: Cluster) -> List[Citizen]:
+    """Every seeded account with bills due pays once; the other citizens look bills up."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{cluster.ports.citysim}/_test/seed") as answer:
+        seed = json.loads(answer.read())
+    accounts = [(code, a) for code, data in seed.items() for a in data["utility_accounts"]]
+    due = [(code, a) for code, a in accounts if a["arrears_months"] > 0]
+    citizens = []
+    for index in range(CITIZENS):
+        pays = index < len(due)
+        code, account = due[index] if pays else accounts[index % len(accounts)]
+        city, utility = CITY_NAMES[code], UTILITY_NAMES[account["utility_type"]]
+        number = account["account_number"]
+        script = ([f"帮我交{utility}费", city, f"户号{number}", "确认", f"{city}天气怎么样"] if pays
+                  else [f"查一下{utility}费", city, f"户号{number}", f"{city}天气怎么样", "好的"])
+        citizens.append(Citizen(f"cluster-{index}-{os.getpid()}", script, number, pays))
+    return citizens
+
+
+def _stored(cluster: Cluster, sender: str) -> List[Tuple[str, Optional[str], Optional[str]]]:
+    """(type, action name, user text) of every stored event, in order (the REST
+    channel keeps its conversations under `rest:`; personal values are sealed at rest)."""
+    import psycopg2
+
+    connection = psycopg2.connect(cluster.tracker_url)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT type_name, action_name, data FROM events WHERE sender_id = %s "
+                       "ORDER BY id", (f"rest:{sender}",))
+        rows = cursor.fetchall()
+    connection.close()
+    return [(kind, action, reveal_event(json.loads(data)).get("text") if kind == "user" else None)
+            for kind, action, data in rows]
+
+
+def _check_stored(cluster: Cluster, citizen: Citizen, sequential: List[str]) -> None:
+    events = _stored(cluster, citizen.sender)
+    texts = [text for kind, _, text in events if kind == "user"]
+    for text in citizen.answered:
+        assert texts.count(text) == 1, (citizen.sender, text, texts)
+    for text in citizen.failed:  # in flight when the node died
+        assert texts.count(text) <= 1, (citizen.sender, text, texts)
+    assert set(texts) <= set(citizen.answered) | set(citizen.failed), texts
+    in_order = [text for text in texts if text in citizen.answered and text in sequential]
+    assert in_order == [text for text in citizen.answered if text in sequential]
+    turn_ended = True  # every user turn ends with action_listen before the next one
+    for kind, action, _ in events:
+        if kind == "user":
+            assert turn_ended, (citizen.sender, events)
+            turn_ended = False
+        elif kind == "action" and action == "action_listen":
+            turn_ended = True
+    assert turn_ended
+
+
+def _conversations(url: str, citizens: List[Citizen], killed: threading.Event,
+                   killed_at: List[float], answered_total: List[int]) -> None:
+    lock = threading.Lock()
+
+    def talk(citizen: Citizen) -> None:
+        for text in citizen.script:
+            sent_at = time.monotonic()
+            was_killed = killed.is_set()
+            if _post(url, citizen.sender, text, citizen.errors):
+                citizen.answered.append(text)
+                if was_killed:
+                    citizen.after_kill_waits.append(time.monotonic() - max(sent_at, killed_at[0]))
+                with lock:
+                    answered_total[0] += 1
+            else:
+                citizen.failed.append(text)
+
+    threads = [threading.Thread(target=talk, args=(c,)) for c in citizens]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def test_a_node_dies_mid_run_and_nothing_is_lost_or_done_twice(cluster):
+    cluster, stack = cluster
+    citizens = _citizens(cluster)
+    killed, killed_at, answered_total = threading.Event(), [0.0], [0]
+    talking = threading.Thread(target=_conversations,
+                               args=(cluster.url, citizens, killed, killed_at, answered_total))
+    talking.start()
+    while answered_total[0] < CITIZENS and talking.is_alive():
+        time.sleep(0.2)
+    os.killpg(cluster.processes["bot-1"].pid, signal.SIGKILL)  # the node and all its processes
+    killed_at[0] = time.monotonic()
+    killed.set()
+    talking.join()
+    failover = max(max(c.after_kill_waits, default=0.0) for c in citizens)
+    print(f"\nfailover: slowest first answer after the kill {failover:.1f} s; "
+          f"in flight at the kill: {sum(len(c.failed) for c in citizens)}")
+
+    # Only what was in flight at the kill went unanswered; everything after it, on bot-2.
+    assert cluster.processes["bot-1"].wait(timeout=30) is not None
+    unanswered_after = [c.failed[1:] for c in citizens if len(c.failed) > 1]
+    assert unanswered_after == [], [c.errors for c in citizens if len(c.failed) > 1]
+    assert cluster.balancer_state()["bot-1"]["status"].startswith("DOWN")
+    # The issue's bound: carried on within the ticket lifetime (doubled: a loaded machine).
+    assert failover < 2 * float(TICKET_LIFETIME)
+    for citizen in citizens:
+        _check_stored(cluster, citizen, citizen.script)
+
+    ledger = sqlite3.connect(cluster.citysim_db)
+    paid = dict(ledger.execute("SELECT account_number, COUNT(*) FROM utility_payment "
+                               "GROUP BY account_number").fetchall())
+    assert paid and max(paid.values()) == 1  # no payment made twice
+    # Citizens who got every answer up to their confirmation have paid (once); those
+    # whose conversation lost a message at the kill may or may not have (at most once).
+    confirmed = {c.account for c in citizens
+                 if c.pays and c.script[:c.script.index("确认") + 1] == c.answered[:4]}
+    assert confirmed and confirmed <= set(paid)
+
+    # Burst: three messages at once per citizen, all on the surviving node.
+    def burst(citizen: Citizen, text: str, start: threading.Barrier) -> None:
+        start.wait()
+        answered = _post(cluster.url, citizen.sender, text, citizen.errors)
+        (citizen.answered if answered else citizen.failed).append(text)
+
+    threads = []
+    for citizen in citizens:
+        start = threading.Barrier(len(BURST))
+        threads += [threading.Thread(target=burst, args=(citizen, text, start)) for text in BURST]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for citizen in citizens:
+        assert set(BURST) <= set(citizen.answered), citizen.errors
+        _check_stored(cluster, citizen, citizen.script)
+
+    # The dead node comes back and takes load again.
+    cluster.launch(stack, cluster.bot(0), timeout=600)
+    while not cluster.balancer_state()["bot-1"]["status"].startswith("UP"):
+        time.sleep(0.5)
+    before = int(cluster.balancer_state()["bot-1"]["stot"])
+    threads = [threading.Thread(target=lambda c=c: c.answered.append("明天呢")
+                                if _post(cluster.url, c.sender, "明天呢") else c.failed.append("明天呢"))
+               for c in citizens]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all("明天呢" in c.answered for c in citizens)
+    assert int(cluster.balancer_state()["bot-1"]["stot"]) > before

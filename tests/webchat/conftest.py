@@ -65,14 +65,16 @@ def base_url(request: pytest.FixtureRequest) -> str:
     return request.getfixturevalue("fake_bot").base_url
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def playwright() -> Iterator[Playwright]:
-    """One Playwright driver for the session."""
+    """One Playwright driver per test package (tests/webchat, tests/console, ...):
+    the sync driver keeps an event loop running in the main thread while it lives,
+    so it must be gone before other packages' tests call asyncio.run."""
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     """Debian's Chromium, headless."""
     if not Path(CHROMIUM).exists():

@@ -46,13 +46,15 @@ def fill_filters(page: Page, values: Dict[str, str]) -> None:
             field.select_option(value)
         else:
             field.fill(value)
-    form.locator("button[type=submit]").click()
+    with page.expect_navigation():  # read the list only once the filtered page has loaded
+        form.locator("button[type=submit]").click()
 
 
 def all_listed(page: Page) -> list:
     found = listed(page)
     while page.locator("#next").count():
-        page.click("#next")
+        with page.expect_navigation():
+            page.click("#next")
         found += listed(page)
     return found
 

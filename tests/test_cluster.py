@@ -20,55 +20,20 @@ import sqlite3
 import tempfile
 import threading
 import time
-import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, List, Optional, Tuple
+from typing import Iterator, List, Tuple
 
 import pytest
 
-from common.privacy import reveal_event
-from tools.bench.load import rest_headers
+from tests.citizens import Citizen, Stored, check_stored, citizens, converse, post, stored
 from tools.cluster import TICKET_LIFETIME, Cluster, Ports
 from tools.lifecycle import free_port
 from tools.stack import ROOT, Stack, stack_environment
 
 CITIZENS = 64
 MODEL = ROOT / "models" / "citylink.tar.gz"
-CITY_NAMES = {"guangzhou": "广州", "shenzhen": "深圳", "foshan": "佛山", "wuhan": "武汉",
-              "shanghai": "上海"}
-UTILITY_NAMES = {"water": "水", "electricity": "电", "gas": "燃气"}
 BURST = ["你好", "谢谢", "再见"]
-
-
-@dataclass
-class Citizen:
-    sender: str
-    script: List[str]
-    account: str
-    pays: bool
-    answered: List[str] = field(default_factory=list)
-    failed: List[str] = field(default_factory=list)
-    after_kill_waits: List[float] = field(default_factory=list)
-    errors: List[str] = field(default_factory=list)  # why a message got no answer
-
-
-def _post(url: str, sender: str, text: str, errors: Optional[List[str]] = None) -> bool:
-    """Send one message; True if the bot answered (HTTP 200). Rasa's REST channel also
-    answers 200, with nothing, when the turn failed (a LockError): every answered
-    message must therefore be in the stored conversation (_check_stored)."""
-    body = json.dumps({"sender": sender, "message": text}).encode()
-    request = urllib.request.Request(f"{url}/webhooks/rest/webhook", data=body, method="POST",
-                                     headers={"Content-Type": "application/json", **rest_headers()})
-    try:
-        with urllib.request.urlopen(request, timeout=300) as response:
-            response.read()
-            return response.status == 200
-    except (urllib.error.URLError, OSError) as error:
-        if errors is not None:
-            errors.append(f"{text}: {error}")
-        return False
 
 
 @pytest.fixture(scope="module")
@@ -88,26 +53,12 @@ def cluster() -> Iterator[Tuple[Cluster, Stack]]:
 
 
 def _citizens(cluster: Cluster) -> List[Citizen]:
-    """Every seeded account with bills due pays once; the other citizens look bills up."""
     with urllib.request.urlopen(f"http://127.0.0.1:{cluster.ports.citysim}/_test/seed") as answer:
-        seed = json.loads(answer.read())
-    accounts = [(code, a) for code, data in seed.items() for a in data["utility_accounts"]]
-    due = [(code, a) for code, a in accounts if a["arrears_months"] > 0]
-    citizens = []
-    for index in range(CITIZENS):
-        pays = index < len(due)
-        code, account = due[index] if pays else accounts[index % len(accounts)]
-        city, utility = CITY_NAMES[code], UTILITY_NAMES[account["utility_type"]]
-        number = account["account_number"]
-        script = ([f"帮我交{utility}费", city, f"户号{number}", "确认", f"{city}天气怎么样"] if pays
-                  else [f"查一下{utility}费", city, f"户号{number}", f"{city}天气怎么样", "好的"])
-        citizens.append(Citizen(f"cluster-{index}-{os.getpid()}", script, number, pays))
-    return citizens
+        return citizens(json.loads(answer.read()), CITIZENS, f"cluster-{os.getpid()}")
 
 
-def _stored(cluster: Cluster, sender: str) -> List[Tuple[str, Optional[str], Optional[str]]]:
-    """(type, action name, user text) of every stored event, in order (the REST
-    channel keeps its conversations under `rest:`; personal values are sealed at rest)."""
+def _stored(cluster: Cluster, sender: str) -> List[Stored]:
+    """The stored events of `rest:<sender>` in the cluster's PostgreSQL."""
     import psycopg2
 
     connection = psycopg2.connect(cluster.tracker_url)
@@ -116,59 +67,14 @@ def _stored(cluster: Cluster, sender: str) -> List[Tuple[str, Optional[str], Opt
                        "ORDER BY id", (f"rest:{sender}",))
         rows = cursor.fetchall()
     connection.close()
-    return [(kind, action, reveal_event(json.loads(data)).get("text") if kind == "user" else None)
-            for kind, action, data in rows]
-
-
-def _check_stored(cluster: Cluster, citizen: Citizen, sequential: List[str]) -> None:
-    events = _stored(cluster, citizen.sender)
-    texts = [text for kind, _, text in events if kind == "user"]
-    for text in citizen.answered:
-        assert texts.count(text) == 1, (citizen.sender, text, texts)
-    for text in citizen.failed:  # in flight when the node died
-        assert texts.count(text) <= 1, (citizen.sender, text, texts)
-    assert set(texts) <= set(citizen.answered) | set(citizen.failed), texts
-    in_order = [text for text in texts if text in citizen.answered and text in sequential]
-    assert in_order == [text for text in citizen.answered if text in sequential]
-    turn_ended = True  # every user turn ends with action_listen before the next one
-    for kind, action, _ in events:
-        if kind == "user":
-            assert turn_ended, (citizen.sender, events)
-            turn_ended = False
-        elif kind == "action" and action == "action_listen":
-            turn_ended = True
-    assert turn_ended
-
-
-def _conversations(url: str, citizens: List[Citizen], killed: threading.Event,
-                   killed_at: List[float], answered_total: List[int]) -> None:
-    lock = threading.Lock()
-
-    def talk(citizen: Citizen) -> None:
-        for text in citizen.script:
-            sent_at = time.monotonic()
-            was_killed = killed.is_set()
-            if _post(url, citizen.sender, text, citizen.errors):
-                citizen.answered.append(text)
-                if was_killed:
-                    citizen.after_kill_waits.append(time.monotonic() - max(sent_at, killed_at[0]))
-                with lock:
-                    answered_total[0] += 1
-            else:
-                citizen.failed.append(text)
-
-    threads = [threading.Thread(target=talk, args=(c,)) for c in citizens]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    return stored(rows)
 
 
 def test_a_node_dies_mid_run_and_nothing_is_lost_or_done_twice(cluster):
     cluster, stack = cluster
     citizens = _citizens(cluster)
     killed, killed_at, answered_total = threading.Event(), [0.0], [0]
-    talking = threading.Thread(target=_conversations,
+    talking = threading.Thread(target=converse,
                                args=(cluster.url, citizens, killed, killed_at, answered_total))
     talking.start()
     while answered_total[0] < CITIZENS and talking.is_alive():
@@ -189,7 +95,7 @@ def test_a_node_dies_mid_run_and_nothing_is_lost_or_done_twice(cluster):
     # The issue's bound: carried on within the ticket lifetime (doubled: a loaded machine).
     assert failover < 2 * float(TICKET_LIFETIME)
     for citizen in citizens:
-        _check_stored(cluster, citizen, citizen.script)
+        check_stored(_stored(cluster, citizen.sender), citizen, citizen.script)
 
     ledger = sqlite3.connect(cluster.citysim_db)
     paid = dict(ledger.execute("SELECT account_number, COUNT(*) FROM utility_payment "
@@ -204,7 +110,7 @@ def test_a_node_dies_mid_run_and_nothing_is_lost_or_done_twice(cluster):
     # Burst: three messages at once per citizen, all on the surviving node.
     def burst(citizen: Citizen, text: str, start: threading.Barrier) -> None:
         start.wait()
-        answered = _post(cluster.url, citizen.sender, text, citizen.errors)
+        answered = post(cluster.url, citizen, text)
         (citizen.answered if answered else citizen.failed).append(text)
 
     threads = []
@@ -217,7 +123,7 @@ def test_a_node_dies_mid_run_and_nothing_is_lost_or_done_twice(cluster):
         thread.join()
     for citizen in citizens:
         assert set(BURST) <= set(citizen.answered), citizen.errors
-        _check_stored(cluster, citizen, citizen.script)
+        check_stored(_stored(cluster, citizen.sender), citizen, citizen.script)
 
     # The dead node comes back and takes load again.
     cluster.launch(stack, cluster.bot(0), timeout=600)
@@ -225,7 +131,7 @@ def test_a_node_dies_mid_run_and_nothing_is_lost_or_done_twice(cluster):
         time.sleep(0.5)
     before = int(cluster.balancer_state()["bot-1"]["stot"])
     threads = [threading.Thread(target=lambda c=c: c.answered.append("明天呢")
-                                if _post(cluster.url, c.sender, "明天呢") else c.failed.append("明天呢"))
+                                if post(cluster.url, c, "明天呢") else c.failed.append("明天呢"))
                for c in citizens]
     for thread in threads:
         thread.start()

@@ -45,3 +45,34 @@ def _set_up(connection: sqlite3.Connection, schema: str, attempts: int = 100) ->
             if attempt == attempts - 1:
                 raise
             time.sleep(0.05)
+
+
+class TurnClaims:
+    """Run-once claims of message keys in a `(key, expires, <answer>)` table of a shared
+    file: the first worker to claim a key runs the turn and settles its answer, a
+    resend reaching any worker gets that answer (bot/channels/guard.py, the WeChat
+    channel's state). `table` and `column` are the callers' own constant names."""
+
+    def __init__(self, connection: ProcessConnection, table: str, column: str = "answer") -> None:
+        self._connection = connection
+        self._table = table
+        self._column = column
+
+    def claim(self, key: str, ttl: float) -> bool:
+        """True for the first caller with this key (in any process) within `ttl`."""
+        now = time.time()
+        db = self._connection.get()
+        db.execute(f"DELETE FROM {self._table} WHERE expires < ?", (now,))
+        cursor = db.execute(f"INSERT OR IGNORE INTO {self._table} VALUES (?, ?, NULL)",
+                            (key, now + ttl))
+        return cursor.rowcount == 1
+
+    def settle(self, key: str, answer: str) -> None:
+        self._connection.get().execute(f"UPDATE {self._table} SET {self._column} = ? WHERE key = ?",
+                                       (answer, key))
+
+    def answer(self, key: str) -> Optional[str]:
+        """The settled answer; None while the turn is still running (or unknown)."""
+        row = self._connection.get().execute(f"SELECT {self._column} FROM {self._table} WHERE key = ?",
+                                             (key,)).fetchone()
+        return row[0] if row else None

@@ -28,7 +28,7 @@ from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Prot
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
-from bot.sqlite_shared import ProcessConnection
+from bot.sqlite_shared import ProcessConnection, TurnClaims
 
 logger = logging.getLogger(__name__)
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
@@ -74,25 +74,19 @@ class SQLiteChannelState:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
         self._connection = ProcessConnection(self.path, SCHEMA)
+        self._turns = TurnClaims(self._connection, "channel_turns")
 
     def _db(self) -> sqlite3.Connection:
         return self._connection.get()
 
     def claim_turn(self, key: str, ttl: float) -> bool:
-        now = time.time()
-        db = self._db()
-        db.execute("DELETE FROM channel_turns WHERE expires < ?", (now,))
-        inserted = db.execute("INSERT OR IGNORE INTO channel_turns VALUES (?, ?, NULL)",
-                              (key, now + ttl))
-        return inserted.rowcount == 1
+        return self._turns.claim(key, ttl)
 
     def settle_turn(self, key: str, answer: str) -> None:
-        self._db().execute("UPDATE channel_turns SET answer = ? WHERE key = ?", (answer, key))
+        self._turns.settle(key, answer)
 
     def turn_answer(self, key: str) -> Optional[str]:
-        row = self._db().execute("SELECT answer FROM channel_turns WHERE key = ?",
-                                 (key,)).fetchone()
-        return row[0] if row else None
+        return self._turns.answer(key)
 
     def hit(self, key: str, window: float) -> int:
         now = time.time()

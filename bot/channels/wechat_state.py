@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 from typing import List, Mapping, Optional, Tuple, Union
 
-from bot.sqlite_shared import ProcessConnection
+from bot.sqlite_shared import ProcessConnection, TurnClaims
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS wechat_turns (key TEXT PRIMARY KEY, expires REAL NOT NULL,
@@ -51,27 +51,22 @@ class WeChatState:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._connection = ProcessConnection(self.path, SCHEMA)
+        self._turns = TurnClaims(self._connection, "wechat_turns", "reply")
 
     def _db(self) -> sqlite3.Connection:
         return self._connection.get()
 
     def claim_turn(self, key: str, ttl: float) -> bool:
         """True for the first caller with this message key (in any process) within `ttl`."""
-        now = time.time()
-        db = self._db()
-        db.execute("DELETE FROM wechat_turns WHERE expires < ?", (now,))
-        cursor = db.execute("INSERT OR IGNORE INTO wechat_turns VALUES (?, ?, NULL)",
-                            (key, now + ttl))
-        return cursor.rowcount == 1
+        return self._turns.claim(key, ttl)
 
     def settle_turn(self, key: str, reply: str) -> None:
         """The passive reply the claiming worker gave ("" for none)."""
-        self._db().execute("UPDATE wechat_turns SET reply = ? WHERE key = ?", (reply, key))
+        self._turns.settle(key, reply)
 
     def turn_reply(self, key: str) -> Optional[str]:
         """The settled passive reply of a claimed turn; None while it is still running."""
-        row = self._db().execute("SELECT reply FROM wechat_turns WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else None
+        return self._turns.answer(key)
 
     def menu(self, openid: str) -> List[str]:
         """The payloads of the user's last numbered menu, if it has not expired."""

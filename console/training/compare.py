@@ -11,11 +11,14 @@ geometry and drawn as SVG by the template: no script, no CDN.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from pathlib import Path
 from typing import Any, Dict, List, Sequence
 
 from common.privacy import mask_text
+from console.training import paths
 
 METRICS = (("intent_accuracy", "意图准确率"), ("intent_macro_f1", "意图宏平均 F1"), ("entity_f1", "实体 F1"))
 MAX_FLIPPED = 200
@@ -31,12 +34,29 @@ def heldout_cases(sets: Sequence[Path]) -> List[Any]:
     return [case for path in sets for case in load_cases(path)]
 
 
+def predictions(model: Path, cases: Sequence[Any]) -> List[Dict[str, Any]]:
+    """The model's parses of the cases, kept beside the candidates: the model in service is
+    usually scored on the same held-out sets again and again."""
+    from tools.evaluate import predict
+
+    real = model.resolve()
+    digest = hashlib.sha256(json.dumps([str(real), real.stat().st_mtime, [c.text for c in cases]],
+                                       ensure_ascii=False).encode()).hexdigest()[:20]
+    cache = paths.candidates_dir() / f".parses-{digest}.json"
+    if cache.exists():
+        return json.loads(cache.read_text(encoding="utf-8"))
+    found = predict(model, list(cases))
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps(found, ensure_ascii=False), encoding="utf-8")
+    return found
+
+
 def evaluate(baseline: Path, candidate: Path, sets: Sequence[Path]) -> Dict[str, Any]:
     """Parse the held-out sets with both models and compare."""
-    from tools.evaluate import predict, score
+    from tools.evaluate import score
 
     cases = heldout_cases(sets)
-    before, after = predict(baseline, cases), predict(candidate, cases)
+    before, after = predictions(baseline, cases), predictions(candidate, cases)
     return report(cases, score("before", cases, before), score("after", cases, after), before, after,
                   baseline, candidate, sets)
 

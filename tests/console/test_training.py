@@ -20,6 +20,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from console import db
+from console.training import tables
 from tools.stack import ROOT, Stack, api_headers, services, stack_environment
 
 from . import trainer_world
@@ -72,7 +73,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     env.update(CITYLINK_TRAINING_ROOT=str(root), CITYLINK_MODELS_DIR=str(models),
                CITYLINK_ACTIVE_MODEL=str(models / "active.json"), SANIC_WORKERS="2",
                CITYLINK_TRAIN_CONFIG=str(ROOT / "configs" / "small.yml"),
-               CITYLINK_HELDOUT="tests/nlu/heldout.yml", CITYLINK_MODEL_WATCH_S="1")
+               CITYLINK_HELDOUT="tests/nlu/heldout.yml", CITYLINK_MODEL_WATCH_S="1",
+               RASA_CACHE_DIRECTORY=str(tmp / "rasa-cache"))  # every run trains, nothing restored
     for name, role in (("trainer1", "trainer"), ("admin1", "admin")):
         made = create_account(env, name, role)
         assert made.returncode == 0, made.stderr
@@ -158,7 +160,8 @@ def test_label_train_compare_activate_roll_back(world: World, page: Page) -> Non
     expect(page.locator(".log").first).to_contain_text("校验训练数据")
     expect(job.locator(".state")).to_have_text("training", timeout=60_000)
     shot(page, "trainer-training")
-    expect(page.locator(".job").first.locator(".state")).to_have_text("done", timeout=300_000)
+    expect(page.locator(".job").first.locator(".state")).to_have_text("done", timeout=900_000)  # a bound, not a timing
+    expect(page.locator(".log").first).to_contain_text("Finished training component 'IntentClassifier'")
     page.locator(".job").first.locator("a.compare").click()
     expect(page.locator("#metrics rect")).to_have_count(6)
     assert page.locator("#fixed").inner_text().isdigit()
@@ -173,3 +176,55 @@ def test_label_train_compare_activate_roll_back(world: World, page: Page) -> Non
     assert until(lambda: world.intents(MISUNDERSTOOD) == {before}, 30), world.intents(MISUNDERSTOOD)
     expect(page.locator("#serving")).to_have_text("citylink.tar.gz")
     expect(page.locator("#activations tr")).to_have_count(3)  # header, activation, roll-back
+
+
+def test_a_new_intent_is_checked_and_says_what_else_the_bot_needs(world: World, page: Page) -> None:
+    sign_in(page, world, "trainer1")
+    page.goto(f"{world.console_url}/intents/new")
+    form = page.locator("#intent-form")
+    form.locator("[name=name]").fill("Query-Parking")
+    form.locator("[name=examples]").fill("\n".join(f"第{n}个停车场还有车位吗" for n in range(10)))
+    form.locator("button[type=submit]").click()
+    expect(page.locator("#error")).to_contain_text("小写英文单词")
+    form.locator("[name=name]").fill("query_parking")
+    form.locator("[name=examples]").fill("哪里能停车\n附近停车场\n哪里能停车")
+    form.locator("button[type=submit]").click()
+    expect(page.locator("#error")).to_contain_text("至少需要 10 个不同的例句（现在 2 个）")
+    form.locator("[name=examples]").fill("\n".join(f"第{n}个停车场还有车位吗" for n in range(10)))
+    form.locator("button[type=submit]").click()
+    expect(page.locator("#needed li")).to_have_count(3)
+    expect(page.locator("#needed")).to_contain_text("utter_query_parking")
+    assert "  - query_parking\n" in (world.root / "domain.yml").read_text(encoding="utf-8")
+    page.goto(f"{world.console_url}/inbox")
+    expect(page.locator("#pending")).to_have_text("10")
+
+
+def test_a_worse_candidate_needs_an_admin_and_a_reason(world: World, page: Page) -> None:
+    models = Path(world.root).parent / "models"
+    (models / "worse.tar.gz").symlink_to(BASE_MODEL)
+    report = {"baseline": str(models / "citylink.tar.gz"), "candidate": str(models / "worse.tar.gz"),
+              "examples": 10, "sets": [], "drop": 0.05, "worse": True, "max_drop": 0.01, "fixed": 0,
+              "broken": 1, "per_intent": [{"intent": "thank", "before": 1.0, "after": 0.5, "support": 2}],
+              "flipped": [{"text": "谢谢", "intent": "thank", "before": "thank", "after": "greet",
+                           "fixed": False}],
+              "metrics": {"intent_accuracy": [0.9, 0.85], "intent_macro_f1": [0.9, 0.85], "entity_f1": [0.9, 0.9]}}
+    with db.engine(world.database_url).begin() as conn:
+        model_id = conn.execute(tables.models.insert().values(
+            path=str(models / "worse.tar.gz"), trained_by="trainer1", trained_at=time.time(),
+            train_seconds=1.0, report=json.dumps(report))).inserted_primary_key[0]
+    sign_in(page, world, "trainer1")
+    page.goto(f"{world.console_url}/model?id={model_id}")
+    expect(page.locator("#blocked")).to_contain_text("超过阈值")
+    expect(page.locator("#activate")).to_be_disabled()
+    expect(page.locator("#intents rect.bar-worse")).to_have_count(1)
+    page.click("#logout")
+    sign_in(page, world, "admin1")
+    page.goto(f"{world.console_url}/model?id={model_id}")
+    page.click("#activate")
+    expect(page.locator("#error")).to_contain_text("只有管理员填写理由")
+    page.fill("[name=reason]", "节日高峰前先上线，明天补数据")
+    page.click("#activate")
+    expect(page.locator("#done")).to_contain_text("已启用 worse.tar.gz")
+    expect(page.locator("#models")).to_contain_text("节日高峰前先上线，明天补数据")
+    page.click("#rollback")
+    expect(page.locator("#serving")).to_have_text("citylink.tar.gz")

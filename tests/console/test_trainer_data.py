@@ -2,14 +2,18 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any, Dict
 
 import pytest
+import sqlalchemy as sa
 
 from console import db
 from console.training import activation, inbox, labels, tables, writer
+from tools.stack import ROOT
 
 from . import trainer_world
 
@@ -117,3 +121,39 @@ def test_activation_is_blocked_when_worse_unless_an_admin_gives_a_reason(
     assert activation.model_row(engine, model_id).override_reason == "修复紧急问题"
     assert activation.rollback(engine, "root") == tmp_path / "citylink.tar.gz"
     assert activation.serving() == tmp_path / "citylink.tar.gz"
+
+
+def test_a_staff_flag_raises_a_message_and_is_closed_by_the_decision(root: Path, engine: Any) -> None:
+    trainer_world.say(engine, "web:f1", "井盖被偷了好吓人", parse("report_issue", 0.9, other=0.02))
+    trainer_world.say(engine, "web:f2", "我想问下那个东西", parse("help", 0.5, other=0.1))
+    with engine.begin() as conn:
+        event_id = conn.execute(sa.select(db.events.c.id).where(db.events.c.sender_id == "web:f1")).scalar()
+        conn.execute(db.flags.insert().values(sender_id="web:f1", event_id=event_id, text_masked="井盖被偷了好吓人",
+                                              flagged_by="staff1", flagged_at=0.0, status="open", reason=""))
+    first = inbox.groups(engine, root)[0]
+    assert first.text == "井盖被偷了好吓人" and first.reasons == ["客服标记"]
+    labels.decide(engine, root, "alice", first, "discard", "")
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(db.flags.c.status)).scalar() == "discarded"
+
+
+def test_the_command_line_exports_the_inbox_and_imports_labels_as_one_commit(
+        root: Path, engine: Any, tmp_path: Path) -> None:
+    trainer_world.say(engine, "web:c1", "小区门口的垃圾三天没人收", parse("out_of_scope", 0.4, "report_issue", 0.3))
+    env = {**os.environ, "TRACKER_URL": str(engine.url), "CITYLINK_TRAINING_ROOT": str(root)}
+
+    def trainer(*args: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "tools.trainer", *args], env=env, cwd=ROOT,
+                              capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done.stdout
+
+    exported = [json.loads(line) for line in trainer("inbox-export").splitlines()]
+    assert [e["text"] for e in exported] == ["小区门口的垃圾三天没人收"] and exported[0]["predicted"] == "out_of_scope"
+    labels_file = tmp_path / "labels.jsonl"
+    labels_file.write_text(json.dumps({"key": exported[0]["key"], "action": "train", "intent": "report_issue"},
+                                      ensure_ascii=False) + "\n", encoding="utf-8")
+    assert "写入 1 条到 data/nlu/hotline.yml" in trainer("label-import", str(labels_file), "--user", "carol")
+    author = subprocess.run(["git", "-C", str(root), "log", "-1", "--format=%an"], capture_output=True, text=True)
+    assert author.stdout.strip() == "carol"
+    assert trainer("inbox-export") == ""

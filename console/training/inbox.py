@@ -73,6 +73,7 @@ def _top_two(parse: Dict[str, Any]) -> Tuple[str, float, str, float]:
     return first["name"], float(first["confidence"] or 0), second["name"], float(second["confidence"] or 0)
 
 
+@lru_cache(maxsize=2 * SCAN)  # events never change: each is decoded, masked and normalised once
 def message_of(event_id: int, sender_id: str, data: str) -> Optional[Message]:
     event = json.loads(data)
     text = (event.get("text") or "").strip()
@@ -108,6 +109,28 @@ def _bigrams(text: str) -> Set[str]:
 def similar(a: str, b: str) -> float:
     x, y = _bigrams(a), _bigrams(b)
     return len(x & y) / len(x | y)
+
+
+def _merge_similar(ranked: List[Group]) -> List[Group]:
+    """Each group joins the first (most useful) earlier group at least SIMILAR alike, found through
+    an index of character bigrams: only groups sharing a bigram are compared."""
+    merged: List[Group] = []
+    grams: List[Set[str]] = []
+    index: Dict[str, List[int]] = {}
+    for g in ranked:
+        mine = _bigrams(g.key)
+        shared = Counter(i for gram in mine for i in index.get(gram, ()))
+        home = min((i for i, n in shared.items() if n / (len(mine) + len(grams[i]) - n) >= SIMILAR),
+                   default=None)
+        if home is None:
+            for gram in mine:
+                index.setdefault(gram, []).append(len(merged))
+            merged.append(g)
+            grams.append(mine)
+        else:
+            merged[home].messages += g.messages
+            merged[home].reasons += [r for r in g.reasons if r not in merged[home].reasons]
+    return merged
 
 
 def usefulness(m: Message, confused: Set[Tuple[str, ...]]) -> Tuple[float, List[str]]:
@@ -154,14 +177,7 @@ def groups(engine: Engine, root: Optional[Path] = None, limit: int = SCAN) -> Li
         g.messages.append(m)
         g.score = max(g.score, score)
         g.reasons += [r for r in reasons if r not in g.reasons]
-    merged: List[Group] = []
-    for g in sorted(by_key.values(), key=lambda g: -g.score):
-        home = next((h for h in merged if similar(h.key, g.key) >= SIMILAR), None)
-        if home is None:
-            merged.append(g)
-        else:
-            home.messages += g.messages
-            home.reasons += [r for r in g.reasons if r not in home.reasons]
+    merged = _merge_similar(sorted(by_key.values(), key=lambda g: -g.score))
     for g in merged:
         g.score += math.log2(len({m.sender_id for m in g.messages}))
         g.confidence = min(m.confidence for m in g.messages)

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from console import db
-from console.training import activation, inbox, labels, tables, writer
+from console.training import activation, inbox, jobs, labels, tables, writer
 from tools.stack import ROOT
 
 from . import trainer_world
@@ -157,3 +157,22 @@ def test_the_command_line_exports_the_inbox_and_imports_labels_as_one_commit(
     author = subprocess.run(["git", "-C", str(root), "log", "-1", "--format=%an"], capture_output=True, text=True)
     assert author.stdout.strip() == "carol"
     assert trainer("inbox-export") == ""
+
+
+def test_one_training_job_at_a_time(engine: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CITYLINK_MODELS_DIR", str(tmp_path))
+    starter = jobs.Starter()
+    with engine.begin() as conn:
+        conn.execute(tables.jobs.insert().values(requested_by="bob", requested_at=0.0, state="training"))
+    waiting = jobs.queue(engine, "alice")
+    with jobs.exclusive() as mine:  # a job (here: this test) holds the lock
+        assert mine
+        with jobs.exclusive() as other:
+            assert not other
+        assert starter.tick(engine) is None
+        assert jobs.job(engine, waiting).state == "queued"
+        assert [j.state for j in jobs.recent(engine)] == ["queued", "training"]  # a running job is left alone
+    with engine.begin() as conn:  # nothing queued: the tick only notices the dead job
+        conn.execute(tables.jobs.delete().where(tables.jobs.c.id == waiting))
+    assert starter.tick(engine) is None
+    assert [j.state for j in jobs.recent(engine)] == ["failed"]  # its process is gone: no one holds the lock

@@ -75,7 +75,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                CITYLINK_TRAIN_CONFIG=str(ROOT / "configs" / "small.yml"),
                CITYLINK_HELDOUT="tests/nlu/heldout.yml", CITYLINK_MODEL_WATCH_S="1",
                RASA_CACHE_DIRECTORY=str(tmp / "rasa-cache"))  # every run trains, nothing restored
-    for name, role in (("trainer1", "trainer"), ("admin1", "admin")):
+    for name, role in (("trainer1", "trainer"), ("admin1", "admin"), ("staff1", "staff")):
         made = create_account(env, name, role)
         assert made.returncode == 0, made.stderr
     console_port, bot_port = free_port(), free_port()
@@ -228,3 +228,11 @@ def test_a_worse_candidate_needs_an_admin_and_a_reason(world: World, page: Page)
     expect(page.locator("#models")).to_contain_text("节日高峰前先上线，明天补数据")
     page.click("#rollback")
     expect(page.locator("#serving")).to_have_text("citylink.tar.gz")
+
+
+def test_staff_do_not_label_train_or_activate(world: World, page: Page) -> None:
+    sign_in(page, world, "staff1")
+    for path in ("/inbox", "/intents/new", "/training", "/model?id=1"):
+        page.goto(f"{world.console_url}{path}")
+        expect(page.locator("main")).to_contain_text("这个页面需要 trainer 或更高的角色")
+    expect(page.locator("header nav")).not_to_contain_text("收件箱")

@@ -67,8 +67,9 @@ def label_import(args: argparse.Namespace) -> None:
 
 def train(args: argparse.Namespace) -> None:
     engine = _engine()
-    job_id = jobs.queue(engine, args.user)
-    jobs.run_job(engine, job_id)
+    job_id = jobs.train_now(engine, args.user)
+    if job_id is None:
+        sys.exit("另一个训练任务正在进行（一次只训练一个），请稍后再试")
     row = jobs.job(engine, job_id)
     print(row.log.splitlines()[-1] if row and row.log else "")
     if row is None or row.state != "done":

@@ -6,7 +6,7 @@ citizens' messages keep their CPU; the console only starts it and shows its
 row, which the job keeps current (state, progress, the last log lines). One
 job at a time: the process holds an exclusive lock on
 `<models>/candidates/.training.lock`, and the console starts a queued job only
-while nobody holds it. The CLI's `train` queues and runs a job the same way.
+while nobody holds it. The CLI's `train` takes the lock, then records and runs its job at once.
 """
 from __future__ import annotations
 
@@ -143,37 +143,52 @@ def train(run: Run, root: Path, config: Path) -> Path:
 
 
 def run_job(engine: Engine, job_id: int) -> None:
-    """Run a queued job to the end; the row says what happened."""
+    """Run a queued job to the end, if no other job runs; the row says what happened."""
+    with exclusive() as mine:
+        row = job(engine, job_id)
+        if mine and row is not None and row.state == "queued":
+            run_locked(engine, job_id)
+        # else another process runs a job (perhaps this one): the row stays as that one says
+
+
+def train_now(engine: Engine, user: str) -> Optional[int]:
+    """The command line's job: queued and run at once under the lock; None if a job is running."""
+    with exclusive() as mine:
+        if not mine:
+            return None
+        job_id = queue(engine, user)
+        run_locked(engine, job_id)
+        return job_id
+
+
+def run_locked(engine: Engine, job_id: int) -> None:
+    """Validate, train, score (the caller holds the lock)."""
     os.nice(NICE)
     run = Run(engine, job_id)
     root, config = paths.training_root(), paths.train_config()
-    with exclusive() as mine:
-        row = job(engine, job_id)
-        if not mine or row is None or row.state != "queued":
-            return  # another process runs a job (perhaps this one): it stays as that one says
-        started = time.time()
-        try:
-            run.say(f"校验训练数据：{root}", state="validating", started_at=started, progress=0.0)
-            problems = validate(root)
-            if problems:
-                raise JobFailed("；".join(problems))
-            run.say(f"开始训练（配置 {config.name}，nice {NICE}）", state="training")
-            model = train(run, root, config)
-            seconds = time.time() - started
-            baseline = activation.serving()
-            run.say(f"训练完成，用时 {seconds:.0f} 秒；在留出集上与在用模型 {baseline.name} 比较",
-                    state="evaluating", progress=1.0)
-            report = compare.evaluate(baseline, model, paths.heldout_sets())
-            with engine.begin() as conn:
-                model_id = conn.execute(tables.models.insert().values(
-                    path=str(model), trained_by=run_owner(engine, job_id), trained_at=time.time(),
-                    train_seconds=seconds, baseline=str(baseline),
-                    report=json.dumps(report, ensure_ascii=False))).inserted_primary_key[0]
-            run.say(f"完成：候选模型 {model.name}", state="done", finished_at=time.time(), model_id=model_id)
-        except Exception as failed:
-            run.say(f"失败：{failed}", state="failed", finished_at=time.time())
-            if not isinstance(failed, JobFailed):
-                raise
+    started = time.time()
+    try:
+        run.say(f"校验训练数据：{root}", state="validating", started_at=started, progress=0.0)
+        problems = validate(root)
+        if problems:
+            raise JobFailed("；".join(problems))
+        run.say(f"开始训练（配置 {config.name}，nice {NICE}）", state="training")
+        model = train(run, root, config)
+        seconds = time.time() - started
+        baseline = activation.serving()
+        run.say(f"训练完成，用时 {seconds:.0f} 秒；在留出集上与在用模型 {baseline.name} 比较",
+                state="evaluating", progress=1.0)
+        report = compare.evaluate(baseline, model, paths.heldout_sets())
+        with engine.begin() as conn:
+            model_id = conn.execute(tables.models.insert().values(
+                path=str(model), trained_by=run_owner(engine, job_id), trained_at=time.time(),
+                train_seconds=seconds, baseline=str(baseline),
+                report=json.dumps(report, ensure_ascii=False))).inserted_primary_key[0]
+        run.say(f"完成：候选模型 {model.name}", state="done", finished_at=time.time(), model_id=model_id)
+    except Exception as failed:
+        run.say(f"失败：{failed}", state="failed", finished_at=time.time())
+        if not isinstance(failed, JobFailed):
+            raise
 
 
 def run_owner(engine: Engine, job_id: int) -> str:

@@ -176,3 +176,15 @@ def test_one_training_job_at_a_time(engine: Any, tmp_path: Path, monkeypatch: py
         conn.execute(tables.jobs.delete().where(tables.jobs.c.id == waiting))
     assert starter.tick(engine) is None
     assert [j.state for j in jobs.recent(engine)] == ["failed"]  # its process is gone: no one holds the lock
+
+
+def test_the_command_line_does_not_train_beside_a_running_job(
+        engine: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CITYLINK_MODELS_DIR", str(tmp_path))
+    env = {**os.environ, "TRACKER_URL": str(engine.url)}
+    with jobs.exclusive() as mine:
+        assert mine
+        done = subprocess.run([sys.executable, "-m", "tools.trainer", "train", "--user", "carol"], env=env,
+                              cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 1 and "另一个训练任务正在进行" in done.stderr
+    assert jobs.recent(engine) == []

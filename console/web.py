@@ -27,6 +27,7 @@ Handler = Callable[[Request, auth.User], Awaitable[Response]]
 
 templates.env.filters["clock"] = clock
 templates.env.filters["pct"] = lambda x: f"{100 * x:.0f}%" if x is not None else "–"
+templates.env.filters["pct1"] = lambda x: f"{100 * x:.1f}%" if x is not None else "–"
 templates.env.filters["conf"] = lambda x: f"{x:.2f}" if isinstance(x, (int, float)) else "–"
 
 

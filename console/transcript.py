@@ -68,12 +68,16 @@ def _deep(data: Any, on_text: Callable[[str], str]) -> Any:
     return data
 
 
-def turns(rows: Sequence[Tuple[int, str]], reveal: bool = False) -> List[Turn]:
+def shown_events(rows: Sequence[Tuple[int, str]], reveal: bool = False) -> List[Tuple[int, Dict[str, Any]]]:
+    """Each stored event with its row id, as staff may see it: masked (or an audited reveal)."""
     stored = [(event_id, json.loads(data)) for event_id, data in rows]
     show = _Shower(_personal_values([data for _, data in stored]), reveal)
+    return [(event_id, show.event(data)) for event_id, data in stored]
+
+
+def turns(rows: Sequence[Tuple[int, str]], reveal: bool = False) -> List[Turn]:
     result: List[Turn] = [Turn()]
-    for event_id, data in stored:
-        e = show.event(data)
+    for event_id, e in shown_events(rows, reveal):
         kind, turn = e.get("event"), result[-1]
         if kind == "user":
             parse = e.get("parse_data") or {}

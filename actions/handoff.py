@@ -14,7 +14,7 @@ import logging
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ActionExecuted, EventType, SlotSet
+from rasa_sdk.events import ActionExecuted, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
@@ -25,6 +25,8 @@ from common import handoff, registry
 
 log = logging.getLogger(__name__)
 TICKET_BUTTON = {"payload": "/report_issue"}
+# The turn ends with the request, also when a form handed over to this action (FollowupAction).
+ENDS_TURN: List[EventType] = [SlotSet("handoff", True), FollowupAction("action_listen")]
 
 
 def marker(state: str) -> Dict[str, Any]:
@@ -71,7 +73,7 @@ class ActionHandoff(Action):
         except SQLAlchemyError:
             log.exception("转人工登记失败")
             dispatcher.utter_message(text=words("handoff.unavailable", hotline=hotline))
-            return [SlotSet("handoff", True)]
+            return list(ENDS_TURN)
         if not open_now and city is not None:
             dispatcher.utter_message(
                 text=words("handoff.after_hours", city=city.city, hours=city.handoff_hours,
@@ -84,7 +86,7 @@ class ActionHandoff(Action):
         else:
             dispatcher.utter_message(text=words("handoff.queued", position=filed.position),
                                      json_message=marker("queued"))
-        return [SlotSet("handoff", True)]
+        return list(ENDS_TURN)
 
 
 class ActionHandoffBack(Action):

@@ -18,6 +18,8 @@ from console.queries import clock
 from console.summary import is_backend_failure
 
 HIDDEN_ACTIONS = frozenset({"action_listen", "action_session_start"})
+# Human handoff (console/handoff.py): the bot paused while a person has the conversation.
+HANDOFF_EVENTS = {"pause": "人工接入：机器人暂停", "resume": "人工结束：机器人恢复"}
 
 
 @dataclass
@@ -99,11 +101,15 @@ def turns(rows: Sequence[Tuple[int, str]], reveal: bool = False) -> List[Turn]:
             payload = e.get("data") or {}
             failed = is_backend_failure(e.get("text") or "")
             turn.backend_error = turn.backend_error or failed
+            custom = payload.get("custom") if isinstance(payload.get("custom"), dict) else {}
             turn.bot.append({"text": e.get("text") or "", "buttons": payload.get("buttons") or [],
                              "card": payload.get("custom"), "backend_error": failed,
+                             "agent": custom.get("agent") if custom.get("type") == "handoff" else None,
                              "time": _clock(e.get("timestamp"))})
         elif kind == "active_loop":
             turn.actions.append(f"表单：{e.get('name') or '结束'}")
+        elif kind in HANDOFF_EVENTS:
+            turn.actions.append(HANDOFF_EVENTS[kind])
     if not result[0].bot and not result[0].actions and not result[0].slots:
         result.pop(0)
     return result

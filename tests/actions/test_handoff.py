@@ -66,7 +66,7 @@ def test_after_hours_offers_a_ticket_and_stays_queued(queue_db: str, monkeypatch
     monkeypatch.setattr("time.time", lambda: beijing(23))
     tracker = tracker_for("web:late", slots={"city": "广州"}, intent="human_handoff", text="转人工")
     _, messages = run_action(ActionHandoff(), tracker)
-    assert "不在广州人工客服的服务时间（每天 08:00-22:00）" in texts(messages)
+    assert "已为您登记转人工。现在不在广州人工客服的服务时间（每天 08:00-22:00）" in texts(messages)
     assert messages[0]["buttons"] == [{"title": "提交12345工单", "payload": "/report_issue"}]
     (row,) = handoff.open_requests(handoff.engine(queue_db))
     assert row["after_hours"] and row["sender_id"] == "web:late"

@@ -100,7 +100,7 @@ def test_citizen_is_answered_by_staff_and_the_bot_takes_over_again(
 
     say(citizen, "转人工")
     expect(citizen.locator("#log > .msg--bot").last).to_contain_text(
-        re.compile(r"已为您转接人工客服，您现在排在第 \d+ 位"), timeout=FIRST_REPLY_MS)
+        re.compile(r"已为您登记转人工，您现在排在第 \d+ 位"), timeout=FIRST_REPLY_MS)
     row = staff.locator(f"#queue tr[data-sender='{sender}']")
     expect(row).to_contain_text("待接入", timeout=10_000)
     expect(row).to_contain_text("文字要求")
@@ -147,6 +147,12 @@ def test_citizen_is_answered_by_staff_and_the_bot_takes_over_again(
                                                                      timeout=PUSH_MS)
     say(citizen, "你能帮我做什么")
     expect(citizen.locator("#log > .msg--bot").last).to_contain_text("我可以帮您", timeout=REPLY_MS)
+
+    # The console's transcript shows the takeover and who answered.
+    staff.goto(f"{live_console.url}/conversation?id={sender}")
+    expect(staff.locator(".bubble.agent").last).to_contain_text("人工客服 · staff1")
+    expect(staff.locator("#turns")).to_contain_text("人工接入：机器人暂停")
+    expect(staff.locator("#turns")).to_contain_text("人工结束：机器人恢复")
 
     kinds = [e["event"] for e in events_of(live_stack, sender)]
     assert kinds.index("pause") < kinds.index("resume")

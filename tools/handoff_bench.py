@@ -49,8 +49,8 @@ async def _conversation(public: str, console: str, staff: aiohttp.ClientSession,
         webchat = f"{public}/webhooks/webchat"
         async with citizen.post(f"{webchat}/webhook", json={
                 "message": "转人工", "message_id": secrets.token_urlsafe(9)}) as answer:
-            replies = await answer.json()
-            assert any("人工客服" in (m.get("text") or "") for m in replies), replies
+            answered = await answer.json()
+            assert any("登记转人工" in (m.get("text") or "") for m in answered), answered
         csrf = await _csrf(staff, f"{console}/handoff/chat?id={sender}")
         await staff.post(f"{console}/handoff/claim", data={"csrf": csrf, "id": sender},
                          allow_redirects=False)

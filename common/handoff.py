@@ -124,6 +124,15 @@ def open_request(eng: Engine, sender_id: str) -> Optional[Dict[str, Any]]:
     return dict(row) if row else None
 
 
+def history(eng: Engine, sender_id: str) -> List[Dict[str, Any]]:
+    """Every request of the conversation, oldest first (the transcript shows who answered)."""
+    r = requests.c
+    with eng.connect() as conn:
+        rows = conn.execute(sa.select(requests).where(r.sender_id == sender_id)
+                            .order_by(r.requested_at, r.id)).mappings().all()
+    return [dict(row) for row in rows]
+
+
 def claim(eng: Engine, sender_id: str, staff: str, takeover_from: Optional[str] = None) -> bool:
     """Give the open request to `staff`: only if nobody has it, or (an admin's reassignment) if
     `takeover_from` still has it. False when someone else got there first."""

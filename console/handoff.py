@@ -77,6 +77,15 @@ async def api_chat(request: Request, user: auth.User) -> Response:
     })
 
 
+async def _deliver(request: Request, sender_id: str) -> bool:
+    """Whether the bot should push this conversation's messages to WeChat now: a WeChat
+    conversation whose window and quota allow it (otherwise they are only stored)."""
+    if handoff.channel_of(sender_id) != "wechat":
+        return False
+    item = await in_thread(handoff_view.chat, engine_of(request), sender_id)
+    return not (item or {}).get("wechat_refusal")
+
+
 async def _holder(request: Request, user: auth.User, sender_id: str, admin_too: bool) -> str:
     """Why `user` may not act on the conversation now ("" if they may)."""
     row = await in_thread(handoff.open_request, engine_of(request), sender_id)
@@ -97,7 +106,7 @@ async def claim(request: Request, user: auth.User) -> Response:
         return _back(sender_id, f"{who} 已接入这个会话。" if who else "这个会话不在转人工队列中。")
     try:
         await rasa_api.take_over(sender_id, user.name, GREETING.format(name=user.name),
-                                 deliver=handoff.channel_of(sender_id) == "wechat")
+                                 deliver=await _deliver(request, sender_id))
     except rasa_api.BotError as failed:
         await in_thread(handoff.unclaim, engine, sender_id, user.name)
         return _back(sender_id, str(failed))
@@ -153,8 +162,7 @@ async def release(request: Request, user: auth.User) -> Response:
     row = await in_thread(handoff.open_request, engine, sender_id) or {}
     try:
         if row.get("claimed_by"):  # an unclaimed request was never paused
-            await rasa_api.hand_back(sender_id, user.name,
-                                     deliver=handoff.channel_of(sender_id) == "wechat")
+            await rasa_api.hand_back(sender_id, user.name, deliver=await _deliver(request, sender_id))
     except rasa_api.BotError as failed:
         return _back(sender_id, str(failed))
     await in_thread(handoff.close, engine, sender_id, user.name)

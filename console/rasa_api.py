@@ -12,6 +12,7 @@ Each call carries a short-lived JWT (`common.secrets.rasa_api_jwt`) naming the s
 """
 from __future__ import annotations
 
+import asyncio
 import os
 from typing import Any, Dict, List
 from urllib.parse import quote
@@ -45,7 +46,7 @@ async def _post(sender_id: str, what: str, body: Any, staff: str, deliver: bool)
                 if answer.status >= 400:
                     raise BotError(f"机器人服务拒绝了请求（HTTP {answer.status}），消息未送达。")
                 return await answer.json(content_type=None)
-    except (aiohttp.ClientError, TimeoutError) as error:
+    except (aiohttp.ClientError, asyncio.TimeoutError) as error:
         raise BotError("连不上机器人服务，请稍后再试。") from error
 
 
@@ -58,8 +59,13 @@ def staff_message(text: str, staff: str, state: str = "agent") -> Dict[str, Any]
 async def take_over(sender_id: str, staff: str, greeting: str, deliver: bool) -> None:
     """Pause the bot (Rasa's ConversationPaused) and tell the citizen who joined."""
     await _post(sender_id, "tracker/events", [{"event": "pause"}], staff, False)
-    await _post(sender_id, "tracker/events", [staff_message(greeting, staff, "joined")], staff,
-                deliver)
+    try:
+        await _post(sender_id, "tracker/events", [staff_message(greeting, staff, "joined")], staff,
+                    deliver)
+    except BotError:
+        # Nobody has the conversation after all: the bot must answer again.
+        await _post(sender_id, "tracker/events", [{"event": "resume"}], staff, False)
+        raise
 
 
 async def say(sender_id: str, staff: str, text: str, deliver: bool) -> None:

@@ -67,7 +67,7 @@ function liveChat(section) {
   const holder = document.getElementById("holder");
   const waited = document.getElementById("waited");
   let last = Number(section.dataset.last) || 0;
-  let claimedBy = null;
+  const claimedBy = section.dataset.holder;
   log.scrollTop = log.scrollHeight;
   repeat(async () => {
     const url = `${section.dataset.api}?id=${encodeURIComponent(section.dataset.id)}&after=${last}`;
@@ -81,9 +81,8 @@ function liveChat(section) {
     }
     if (data.bubbles.length) log.scrollTop = log.scrollHeight;
     if (waited) waited.textContent = String(data.waited_s);
-    // Someone else claimed or handed back meanwhile: the forms shown are stale, reload them.
-    if (claimedBy !== null && claimedBy !== data.claimed_by) window.location.reload();
-    claimedBy = data.claimed_by;
+    // Someone claimed, reassigned or handed back since the page was made: its forms are stale.
+    if (data.claimed_by !== claimedBy) window.location.reload();
     if (!data.open) holder.textContent = "这个会话不在转人工队列中（已交还机器人）。";
   }, CHAT_MS);
 }

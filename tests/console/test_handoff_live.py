@@ -153,6 +153,8 @@ def test_citizen_is_answered_by_staff_and_the_bot_takes_over_again(
     expect(staff.locator(".bubble.agent").last).to_contain_text("人工客服 · staff1")
     expect(staff.locator("#turns")).to_contain_text("人工接入：机器人暂停")
     expect(staff.locator("#turns")).to_contain_text("人工结束：机器人恢复")
+    expect(staff.locator(".handoff-line")).to_contain_text(re.compile(
+        r"转人工 .*（文字要求）.*等待 \d+ 秒.*由 staff1 接待.*由 staff1 交还机器人", re.S))
 
     kinds = [e["event"] for e in events_of(live_stack, sender)]
     assert kinds.index("pause") < kinds.index("resume")
@@ -161,3 +163,42 @@ def test_citizen_is_answered_by_staff_and_the_bot_takes_over_again(
     assert agent_texts == ["请稍等，我帮您查一下这张罚单。"]
     assert handoff.open_request(handoff.engine(live_console.database_url), sender) is None
     assert not errors, errors
+
+
+def test_one_holder_at_a_time_and_an_admin_reassigns(
+        live_stack: Any, live_console: Console,
+        contexts: Callable[..., BrowserContext]) -> None:
+    citizen, staff, admin = (contexts().new_page() for _ in range(3))
+    citizen.goto(f"{live_stack.public_url}/webhooks/webchat/")
+    expect(citizen.locator(".welcome")).to_be_visible()
+    sender = "web:" + citizen.evaluate("localStorage.getItem('citylink.chat')")
+    citizen.locator("#handoff").click()  # the 转人工 button
+    expect(citizen.locator("#log > .msg--bot").last).to_contain_text("已为您登记转人工",
+                                                                     timeout=FIRST_REPLY_MS)
+
+    sign_in(staff, live_console, "staff1")
+    staff.goto(f"{live_console.url}/handoff/chat?id={sender}")
+    expect(staff.locator("#handoff")).to_contain_text("点击转人工")
+    staff.locator("#claim button").click()
+    expect(staff.locator("#reply")).to_be_visible()
+
+    # Someone else sees who has it and cannot claim or reply; an admin may reassign.
+    sign_in(admin, live_console, "admin1")
+    admin.goto(f"{live_console.url}/handoff/chat?id={sender}")
+    expect(admin.locator("#holder")).to_contain_text("由 staff1 接待中")
+    expect(admin.locator("#claim")).to_have_count(0)
+    expect(admin.locator("#reply")).to_have_count(0)
+    admin.locator("#reassign select").select_option("admin1")
+    admin.locator("#reassign button").click()
+    expect(admin.locator("#holder")).to_contain_text("由 admin1 接待中")
+    expect(admin.locator("#reply")).to_be_visible()
+    # The former holder's page notices by itself and loses its reply box.
+    expect(staff.locator("#holder")).to_contain_text("由 admin1 接待中", timeout=10_000)
+    expect(staff.locator("#reply")).to_have_count(0)
+
+    admin.locator("#reply-text").fill("您好，我是值班主管，由我来为您处理。")
+    admin.locator("#reply button[type=submit]").click()
+    expect(citizen.locator(AGENT_ROWS).last).to_contain_text("人工客服 · admin1", timeout=PUSH_MS)
+    admin.locator("#release button").click()
+    expect(citizen.locator("#log > .msg--bot").last).to_contain_text("城市服务助手回来了",
+                                                                     timeout=PUSH_MS)

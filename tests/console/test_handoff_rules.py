@@ -5,10 +5,13 @@ the one-holder rule."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, Iterator, List, Tuple
+
+import pytest
 
 from common import handoff
 from console import handoff_view
+from tests import postgres
 
 HOUR = 3600.0
 
@@ -73,8 +76,22 @@ def test_canned_replies_per_service() -> None:
     assert violation[-3:] == handoff_view.canned_replies(None)  # `all` comes last, always
 
 
-def test_queue_order_positions_and_one_holder(tmp_path: Path) -> None:
-    eng = handoff.engine(f"sqlite:///{tmp_path / 'queue.db'}")
+@pytest.fixture(scope="module")
+def pg_server() -> Iterator[str]:
+    with postgres.server() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def queue_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The queue on both databases the tracker store supports."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'queue.db'}"
+    return postgres.new_database(request.getfixturevalue("pg_server"))
+
+
+def test_queue_order_positions_and_one_holder(queue_url: str) -> None:
+    eng = handoff.engine(queue_url)
     first = handoff.file_request(eng, "web:a", "words", "深圳", None, False, now=10.0)
     second = handoff.file_request(eng, "wechat:b", "button", None, None, False, now=20.0)
     assert (first.position, second.position) == (1, 2)

@@ -504,6 +504,11 @@ $("handoff").addEventListener("click", () => send("/human_handoff", "转人工")
 /** 结束并清除: the bot erases the conversation, then this browser forgets its
  * id and city and shows a fresh page; the next message starts a new one. */
 $("end-chat").addEventListener("click", () => {
+  // The bot is paused while a person has the conversation: it could not erase it now.
+  if (WITH_PERSON.has(handoffState)) {
+    showNote("人工客服正在为您服务，暂时不能清除记录。请在客服结束服务后再点「结束并清除」。");
+    return;
+  }
   send(ERASE_PAYLOAD, "结束并清除", (failure) => {
     storage.remove(CHAT_ID_KEY);
     storage.remove(CITY_KEY);

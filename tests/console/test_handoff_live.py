@@ -135,6 +135,11 @@ def test_citizen_is_answered_by_staff_and_the_bot_takes_over_again(
     shot(citizen, "citizen")
     shot(staff, "console")
 
+    # The paused bot could not erase the conversation: the page says so instead of pretending.
+    citizen.locator("#end-chat").click()
+    expect(citizen.locator("#log > .msg--note").last).to_contain_text("暂时不能清除记录")
+    assert "web:" + citizen.evaluate("localStorage.getItem('citylink.chat')") == sender
+
     # A reload keeps the person's messages, still marked as from a person.
     citizen.reload()
     expect(citizen.locator(AGENT_ROWS)).to_have_count(2, timeout=REPLY_MS)

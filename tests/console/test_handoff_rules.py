@@ -4,13 +4,15 @@ staff's messages told apart from the bot's, canned replies per service, the queu
 the one-holder rule."""
 from __future__ import annotations
 
+import random
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Tuple
 
 import pytest
 
 from common import handoff
-from console import handoff_view
+from console import db, handoff_view, seed
+from console.summary import Indexer
 from tests import postgres
 
 HOUR = 3600.0
@@ -103,3 +105,18 @@ def test_queue_order_positions_and_one_holder(queue_url: str) -> None:
     assert handoff.close(eng, "web:a", "admin1") and handoff.open_request(eng, "web:a") is None
     handoff.unclaim(eng, "wechat:b", "nobody")
     assert handoff.open_request(eng, "wechat:b") is not None
+
+
+def test_an_erased_conversation_leaves_the_queue(tmp_path: Path) -> None:
+    """删除我的记录 or retention removes the events; the console's prune drops the request too."""
+    url = f"sqlite:///{tmp_path / 'tracker.db'}"
+    engine = db.init(url)
+    seed.write(engine, "wechat:oErased", seed.conversation("handoff", "深圳", 1000.0, random.Random(1)))
+    seed.write(engine, "web:kept", seed.conversation("handoff", "广州", 1000.0, random.Random(2)))
+    Indexer(engine).run_until_current()
+    for sender in ("wechat:oErased", "web:kept"):
+        handoff.file_request(engine, sender, "words", None, None, False)
+    with engine.begin() as conn:
+        conn.execute(db.events.delete().where(db.events.c.sender_id == "wechat:oErased"))
+    Indexer(engine).prune()
+    assert [r["sender_id"] for r in handoff.open_requests(engine)] == ["web:kept"]

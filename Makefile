@@ -22,7 +22,7 @@ DATA_SOURCES := domain.yml $(shell find data -name '*.yml' 2>/dev/null | grep -v
 NLU_SOURCES := config.yml $(DATA_SOURCES) $(shell find common bot/nlu -name '*.yml' -o -name '*.py' 2>/dev/null)
 RESOURCES := var/jieba/userdict.txt data/nlu/generated/lookups.yml
 
-.PHONY: all install resources services train run shell retention lint test test-stock-rasa eval validate bench clean browser postgres admin console console-bench cluster-deps cluster cluster-down deploy-tools
+.PHONY: all install resources services train run shell retention lint test test-stock-rasa eval validate bench clean browser postgres admin console console-bench handoff-bench cluster-deps cluster cluster-down deploy-tools
 
 all: test
 
@@ -147,6 +147,10 @@ eval: $(MODEL) $(STOCK_MODEL)
 # Speed, ours vs stock (docs/benchmarks.md). BENCH_ARGS=--quick for a smoke run.
 bench: $(VENV)/.installed $(RESOURCES)
 	$(PY) -m tools.bench $(BENCH_ARGS)
+
+# Handoff: time from a staff reply in the console to its arrival on the citizen's page (docs/benchmarks.md).
+handoff-bench: $(MODEL)
+	$(PY) -m tools.handoff_bench $(HANDOFF_BENCH_ARGS)
 
 # The console on 100,000 generated conversations, SQLite and PostgreSQL (docs/benchmarks.md).
 console-bench: $(VENV)/.installed postgres

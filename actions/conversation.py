@@ -1,4 +1,4 @@
-"""Actions outside any one service: city, paperwork guide, human handoff,
+"""Actions outside any one service: city, paperwork guide,
 and the validation of slots filled on any turn."""
 from __future__ import annotations
 
@@ -75,15 +75,3 @@ class ActionAnswerFaq(Action):
     ) -> List[EventType]:
         replies.answer_faq(dispatcher, tracker)
         return []
-
-
-class ActionHandoff(Action):
-    """Mark the conversation for a person and tell the citizen what happens next."""
-
-    def name(self) -> Text:
-        return "action_handoff"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[EventType]:
-        return replies.handoff(dispatcher, tracker)

@@ -141,7 +141,7 @@ class ServiceForm(FormValidationAction):
             dispatcher.utter_message(response="utter_stop")
             return self.abort_events(tracker)
         if name == "human_handoff":
-            return self.abort_events(tracker) + replies.handoff(dispatcher, tracker)
+            return self.abort_events(tracker, then="action_handoff")
         if name == "delete_my_data":  # 删除我的记录 ends any form (actions/privacy.py)
             return self.abort_events(tracker, then="action_delete_my_data")
         if requested is None or tracker.slots_to_validate():

@@ -1,4 +1,4 @@
-"""Replies several services share: cities, handoff, side questions, failures, cards."""
+"""Replies several services share: cities, side questions, failures, cards."""
 from __future__ import annotations
 
 import json
@@ -6,7 +6,6 @@ from decimal import Decimal
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from rasa_sdk import Tracker
-from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.clients.base import BackendError
@@ -51,12 +50,6 @@ def intent_payload(intent: str, **slots: Any) -> str:
 def city_buttons() -> List[Dict[str, str]]:
     return [{"title": c, "payload": intent_payload("set_city", city=c)}
             for c in registry.load().served_cities]
-
-
-def handoff(dispatcher: CollectingDispatcher, tracker: Tracker) -> List[EventType]:
-    """Mark the conversation for support staff and say what happens next."""
-    dispatcher.utter_message(response="utter_handoff")
-    return [SlotSet("handoff", True)]
 
 
 def faq_topic(tracker: Tracker) -> Optional[str]:

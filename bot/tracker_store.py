@@ -40,7 +40,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
-from typing import Any, Dict, Optional, Text
+from typing import Any, Dict, List, Optional, Text, Tuple
 
 from rasa.core.tracker_store import SQLTrackerStore as RasaSQLTrackerStore
 from rasa.shared.core.events import Event, SlotSet
@@ -130,6 +130,25 @@ class SQLTrackerStore(RasaSQLTrackerStore):
                 if event.get("name") == slot:
                     return event.get("value")
         return None
+
+    def bot_events_after(self, sender_id: Text, after_id: int,
+                         limit: int = 50) -> List[Tuple[int, Dict[Text, Any]]]:
+        """The conversation's bot events stored after row `after_id` (revealed), oldest first,
+        with their row ids: what the web chat's push (bot/channels/webchat_push.py) reads, so any
+        worker of any node sees what another one, or the console through the API, wrote."""
+        with self.session_scope() as session:
+            rows = (session.query(self.SQLEvent.id, self.SQLEvent.data)
+                    .filter(self.SQLEvent.sender_id == sender_id, self.SQLEvent.type_name == "bot",
+                            self.SQLEvent.id > after_id)
+                    .order_by(self.SQLEvent.id).limit(limit))
+            return [(int(row_id), _load(data)) for row_id, data in rows]
+
+    def last_event_id(self, sender_id: Text) -> int:
+        """The conversation's latest row id (0 when it has none): where its push starts."""
+        with self.session_scope() as session:
+            latest = (session.query(func.max(self.SQLEvent.id))
+                      .filter(self.SQLEvent.sender_id == sender_id).scalar())
+        return int(latest or 0)
 
     @staticmethod
     def _row(sender_id: Text, event: Event) -> Dict[Text, Any]:

@@ -8,16 +8,19 @@ directory can be moved with CITYLINK_REGISTRY (tests use a fixture city).
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
+import time
 from functools import lru_cache
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import yaml
 from pydantic import BaseModel, ValidationError, validator
 
 from common import services
+from common.dates import CHINA
 
 DEFAULT_DIR = Path(__file__).resolve().parents[1] / "registry"
 DEFAULT_RETENTION_DAYS = 30
@@ -39,6 +42,20 @@ def expand(value: str) -> str:
         raise KeyError(f"环境变量 {match.group(1)} 未设置")
 
     return _VAR.sub(substitute, value)
+
+
+HOURS = re.compile(r"([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)")
+
+
+def _minutes(hours: str) -> Tuple[int, int]:
+    """"HH:MM-HH:MM" as minutes since midnight (start, end), or ValueError."""
+    match = HOURS.fullmatch(hours)
+    if match is None:
+        raise ValueError(f"人工服务时间应写成 HH:MM-HH:MM（如 08:00-22:00）：{hours}")
+    h1, m1, h2, m2 = (int(g) for g in match.groups())
+    if h1 * 60 + m1 >= h2 * 60 + m2:
+        raise ValueError(f"人工服务时间须开始早于结束：{hours}")
+    return h1 * 60 + m1, h2 * 60 + m2
 
 
 class _Frozen(BaseModel):
@@ -66,6 +83,9 @@ class CityConfig(_Frozen):
     order: int = 99  # position in the list of served cities shown to users
     # Days a conversation is kept after its last message (tools/retention.py).
     retention_days: int = DEFAULT_RETENTION_DAYS
+    # When support staff answer 转人工 ("HH:MM-HH:MM", Beijing time, every day; none: always).
+    # Outside them the citizen is offered a 12345 ticket and the request waits for the next shift.
+    handoff_hours: Optional[str] = None
 
     @validator("hotline", pre=True)
     def _text(cls, value: object) -> str:
@@ -81,6 +101,20 @@ class CityConfig(_Frozen):
         if unknown:
             raise ValueError(f"未知服务 {sorted(unknown)}")
         return services
+
+    @validator("handoff_hours")
+    def _hours(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None:
+            _minutes(value)  # raises on a malformed range
+        return value
+
+    def staffed(self, now: Optional[float] = None) -> bool:
+        """Whether `now` (default: this moment) is inside the city's handoff hours."""
+        if not self.handoff_hours:
+            return True
+        start, end = _minutes(self.handoff_hours)
+        moment = dt.datetime.fromtimestamp(time.time() if now is None else now, CHINA)
+        return start <= moment.hour * 60 + moment.minute < end
 
     def service(self, name: str) -> Optional[ServiceConfig]:
         return self.services.get(name)

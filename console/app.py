@@ -24,7 +24,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from common.secrets import secret
-from console import acts, auth, dashboard, db, pages, training
+from console import acts, auth, dashboard, db, handoff, pages, training
 from console.summary import Indexer
 from console.web import HERE, check_csrf, engine_of, form_of, guarded, in_thread, render
 
@@ -188,7 +188,7 @@ def create_app(database_url: Optional[str] = None, index_interval_s: float = 1.0
         Route("/users/disable", users_disable, methods=["POST"]),
         Route("/tags", tags_page), Route("/tags", tags_create, methods=["POST"]),
         Route("/audit", audit_page),
-        *pages.routes, *dashboard.routes, *training.routes(),
+        *pages.routes, *dashboard.routes, *handoff.routes, *training.routes(),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
     middleware = [

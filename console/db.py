@@ -9,11 +9,13 @@ console itself only reads it.
 """
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+
+from common import handoff
+from common.handoff import tracker_url  # noqa: F401  (the one definition, shared with the actions)
 
 metadata = sa.MetaData()
 
@@ -142,15 +144,6 @@ state = sa.Table(
 DEFAULT_TAGS = ("bot_misunderstood", "backend_error", "needs_followup", "complaint", "good_example")
 
 
-def tracker_url() -> str:
-    """The tracker database, as the bot's endpoints.yml reads it."""
-    url = os.environ.get("TRACKER_URL")
-    if not url:
-        from common.secrets import ROOT
-        url = f"sqlite:///{ROOT / 'var' / 'tracker.db'}"
-    return url
-
-
 @lru_cache(maxsize=None)
 def engine(url: str) -> Engine:
     """One engine per database; SQLite waits for the bot's writes instead of failing."""
@@ -163,6 +156,7 @@ def init(url: str) -> Engine:
     """Create missing tables and the contract's default tags; returns the engine."""
     eng = engine(url)
     metadata.create_all(eng, checkfirst=True)
+    handoff.metadata.create_all(eng, checkfirst=True)  # the handoff queue (common/handoff.py)
     with eng.begin() as conn:
         known = {name for (name,) in conn.execute(sa.select(tags.c.name))}
         missing = [{"name": n, "builtin": True, "created_by": None} for n in DEFAULT_TAGS if n not in known]

@@ -12,7 +12,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from console import acts, auth, queries
+from common import handoff
+from console import acts, auth, handoff_view, queries
 from console.transcript import turns
 from console.web import engine_of, form_of, guarded, in_thread, render
 
@@ -56,6 +57,10 @@ def _transcript(engine: Any, sender_id: str, reveal: bool) -> Optional[Dict[str,
             return None
         item["turns"] = turns(queries.conversation_events(conn, sender_id), reveal=reveal)
         item["all_tags"] = queries.known_values(conn)["tags"]
+    # Every 转人工 of the conversation: when, how long the citizen waited, who answered.
+    item["handoffs"] = [{**r, "waited_s": handoff_view.waited(r, time.time()),
+                         "reason": handoff.REASONS.get(r["reason"], r["reason"])}
+                        for r in handoff.history(engine, sender_id)]
     return item
 
 

@@ -30,6 +30,7 @@ from typing import Any, Dict, Iterable, List, Sequence, Set, Tuple
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from common import handoff
 from console import db
 from console.pii import masked_message
 
@@ -234,7 +235,7 @@ class Indexer:
 
     def prune(self) -> int:
         """Forget conversations whose events are gone (删除我的记录, retention): summary,
-        intents, tags, notes and flags. The audit log keeps its entries."""
+        intents, tags, notes, flags and handoff requests. The audit log keeps its entries."""
         c, e = db.conversations.c, db.events.c
         with self.engine.begin() as conn:
             gone_rows = conn.execute(sa.select(*[c[n] for n in ("sender_id", "last_ts", "city", "services",
@@ -245,7 +246,7 @@ class Indexer:
             for start in range(0, len(gone), 500):
                 chunk = gone[start:start + 500]
                 for table in (db.conversation_intents, db.conversation_tags, db.notes, db.flags,
-                              db.conversations):
+                              handoff.requests, db.conversations):
                     conn.execute(table.delete().where(table.c.sender_id.in_(chunk)))
         return len(gone)
 

@@ -18,6 +18,8 @@ from console.queries import clock
 from console.summary import is_backend_failure
 
 HIDDEN_ACTIONS = frozenset({"action_listen", "action_session_start"})
+# Human handoff (console/handoff.py): the bot paused while a person has the conversation.
+HANDOFF_EVENTS = {"pause": "人工接入：机器人暂停", "resume": "人工结束：机器人恢复"}
 
 
 @dataclass
@@ -68,12 +70,16 @@ def _deep(data: Any, on_text: Callable[[str], str]) -> Any:
     return data
 
 
-def turns(rows: Sequence[Tuple[int, str]], reveal: bool = False) -> List[Turn]:
+def shown_events(rows: Sequence[Tuple[int, str]], reveal: bool = False) -> List[Tuple[int, Dict[str, Any]]]:
+    """Each stored event with its row id, as staff may see it: masked (or an audited reveal)."""
     stored = [(event_id, json.loads(data)) for event_id, data in rows]
     show = _Shower(_personal_values([data for _, data in stored]), reveal)
+    return [(event_id, show.event(data)) for event_id, data in stored]
+
+
+def turns(rows: Sequence[Tuple[int, str]], reveal: bool = False) -> List[Turn]:
     result: List[Turn] = [Turn()]
-    for event_id, data in stored:
-        e = show.event(data)
+    for event_id, e in shown_events(rows, reveal):
         kind, turn = e.get("event"), result[-1]
         if kind == "user":
             parse = e.get("parse_data") or {}
@@ -95,11 +101,15 @@ def turns(rows: Sequence[Tuple[int, str]], reveal: bool = False) -> List[Turn]:
             payload = e.get("data") or {}
             failed = is_backend_failure(e.get("text") or "")
             turn.backend_error = turn.backend_error or failed
+            custom = payload.get("custom") if isinstance(payload.get("custom"), dict) else {}
             turn.bot.append({"text": e.get("text") or "", "buttons": payload.get("buttons") or [],
                              "card": payload.get("custom"), "backend_error": failed,
+                             "agent": custom.get("agent") if custom.get("type") == "handoff" else None,
                              "time": _clock(e.get("timestamp"))})
         elif kind == "active_loop":
             turn.actions.append(f"表单：{e.get('name') or '结束'}")
+        elif kind in HANDOFF_EVENTS:
+            turn.actions.append(HANDOFF_EVENTS[kind])
     if not result[0].bot and not result[0].actions and not result[0].slots:
         result.pop(0)
     return result

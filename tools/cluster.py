@@ -166,7 +166,9 @@ class Cluster:
         """The staff console on the cluster's PostgreSQL (its tables beside the trackers)."""
         service = services(console_port=port)["console"]
         return dataclasses.replace(service, env={"TRACKER_DIALECT": "postgresql",
-                                                 "TRACKER_URL": self.tracker_url})
+                                                 "TRACKER_URL": self.tracker_url,
+                                                 # handoff: any node, through the balancer
+                                                 "CITYLINK_BOT_URL": self.url})
 
     def balancer_state(self) -> Dict[str, Dict[str, str]]:
         """HAProxy's `show stat` per bot node: status (UP/DOWN), stot (requests sent), ..."""

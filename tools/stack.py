@@ -101,11 +101,13 @@ def services(
              "--upstream", f"http://127.0.0.1:{bot_port}"],
             f"http://{_loopback_for(public_host)}:{public_port}/health", public_port,
         ),
-        # The staff console reads the same tracker database (TRACKER_URL).
+        # The staff console reads the same tracker database (TRACKER_URL) and acts on
+        # conversations (handoff) through the bot's API.
         "console": Service(
             "console",
             [sys.executable, "-m", "console", "--port", str(console_port)],
             f"http://127.0.0.1:{console_port}/health", console_port,
+            env={"CITYLINK_BOT_URL": f"http://127.0.0.1:{bot_port}"},
         ),
     }
 

@@ -14,6 +14,9 @@
 //   person at a shared phone starts fresh.
 // * Every message carries an id made once, so a resend after a lost response
 //   is answered, not run twice.
+// * Human handoff: from 转人工 until the bot is back, the page long-polls
+//   UPDATES_URL for what support staff send (bot/channels/webchat_push.py);
+//   their messages are marked 人工客服 with the staff member's name.
 
 const CITIES = ["广州", "深圳", "佛山", "武汉", "上海"];
 const CHAT_ID_KEY = "citylink.chat";
@@ -34,6 +37,10 @@ const RETRYABLE_STATUS = new Set([502, 503, 504]);
 // Relative to the page, so the chat works under whatever prefix serves it.
 const WEBHOOK_URL = new URL("webhook", document.baseURI);
 const HISTORY_URL = new URL("history", document.baseURI);
+const UPDATES_URL = new URL("updates", document.baseURI);
+// Handoff states (custom payload {type: "handoff", state}) in which a person
+// has the conversation: the bot is paused and a turn gets no answer.
+const WITH_PERSON = new Set(["joined", "agent", "with_agent"]);
 
 const $ = (id) => document.getElementById(id);
 const log = $("log");
@@ -198,7 +205,14 @@ function cardList(payload) {
 /** One bot message as the webhook or the history returns it: text, buttons,
  * image, attachment and/or a custom payload. Unknown custom types are not
  * shown, so the bot may send machine-only payloads. */
-function showBot(message, parent) {
+function showBot(message, parent = log) {
+  // A handoff marker comes as its own message right after its text (Rasa's
+  // output channels send a custom payload separately): it marks that row.
+  if (message.custom?.type === "handoff") {
+    noteHandoff(message.custom.state);
+    markAgent(parent.lastElementChild, message.custom);
+    return;
+  }
   const node = row("bot", parent);
   if (message.text) node.append(el("p", "bubble", message.text));
   if (isWebUrl(message.image)) {
@@ -225,6 +239,15 @@ function showBot(message, parent) {
     node.append(group);
   }
   if (!node.childElementCount) node.remove();
+}
+
+/** Marks the bot row `node` as written by a person (人工客服 · name). */
+function markAgent(node, handoff) {
+  if (!node?.classList.contains("msg--bot")) return;
+  if (handoff.state !== "agent" && handoff.state !== "joined") return;
+  node.classList.add("msg--agent");
+  const who = handoff.agent ? `人工客服 · ${handoff.agent}` : "人工客服";
+  node.prepend(el("p", "agent-label", who));
 }
 
 /** Quick replies answer the latest question only: once the conversation moves
@@ -343,7 +366,10 @@ async function pump() {
       bubble.classList.remove("bubble--waiting");
       const messages = Array.isArray(replies) ? replies : [];
       for (const message of messages) showBot(message);
-      if (!messages.length) showNote("助手暂时没有回复，请换个说法试试。");
+      // While a person has the conversation the bot is paused: their answer comes by push.
+      if (!messages.length && !WITH_PERSON.has(handoffState)) {
+        showNote("助手暂时没有回复，请换个说法试试。");
+      }
     } catch (error) {
       bubble.classList.remove("bubble--waiting");
       showNote(error.message);
@@ -355,6 +381,47 @@ async function pump() {
     done?.(failure);
   }
   pumping = false;
+}
+
+// ------------------------------------------------------------ the handoff
+
+// Where the handoff stands (null: never asked, "ended": the bot is back), and
+// the last stored event the page has seen (the history says which).
+let handoffState = null;
+let pushCursor = null;
+let pushing = false;
+
+function noteHandoff(state) {
+  handoffState = state;
+  if (state !== "ended") listenForStaff();
+}
+
+/** Long-polls for staff messages while a handoff is open, in this chat only. */
+async function listenForStaff() {
+  if (pushing || pushCursor === null) return;
+  pushing = true;
+  const chat = chatId;
+  while (handoffState !== null && handoffState !== "ended" && chat === chatId) {
+    try {
+      const url = new URL(UPDATES_URL);
+      url.searchParams.set("after", String(pushCursor));
+      const data = await untilReachable(() =>
+        fetchJson(url, { headers: { [CHAT_ID_HEADER]: chat } }),
+      );
+      if (chat !== chatId) break;
+      if (Number.isInteger(data?.cursor)) pushCursor = data.cursor;
+      const messages = Array.isArray(data?.messages) ? data.messages : [];
+      if (messages.length) retireQuickReplies();
+      for (const message of messages) showBot(message);
+      if (messages.length) scrollToEnd();
+    } catch (error) {
+      showNote(error.message);
+      await backoffSleep(RETRY_MAX_MS);
+    }
+  }
+  pushing = false;
+  // The citizen started a new chat (结束并清除) and asked for a person there meanwhile.
+  if (chat !== chatId && handoffState !== null && handoffState !== "ended") listenForStaff();
 }
 
 // ------------------------------------------------------------ the history
@@ -371,6 +438,7 @@ async function restoreHistory(welcome) {
     showNote(error.message);
     return;
   }
+  if (Number.isInteger(data?.cursor)) pushCursor = data.cursor;
   const restored = document.createDocumentFragment();
   for (const message of Array.isArray(data?.messages) ? data.messages : []) {
     if (message.from === "user") {
@@ -436,10 +504,16 @@ $("handoff").addEventListener("click", () => send("/human_handoff", "转人工")
 /** 结束并清除: the bot erases the conversation, then this browser forgets its
  * id and city and shows a fresh page; the next message starts a new one. */
 $("end-chat").addEventListener("click", () => {
+  // The bot is paused while a person has the conversation: it could not erase it now.
+  if (WITH_PERSON.has(handoffState)) {
+    showNote("人工客服正在为您服务，暂时不能清除记录。请在客服结束服务后再点「结束并清除」。");
+    return;
+  }
   send(ERASE_PAYLOAD, "结束并清除", (failure) => {
     storage.remove(CHAT_ID_KEY);
     storage.remove(CITY_KEY);
     chatId = loadChatId();
+    handoffState = null;
     log.replaceChildren($("welcome").content.cloneNode(true));
     cityLabel.textContent = "选择城市";
     for (const option of cityMenu.querySelectorAll("button")) {

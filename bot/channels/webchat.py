@@ -7,7 +7,9 @@ adds to the Rasa server (port 5005):
 * ``POST /webhooks/webchat/webhook``  one user message in, the bot's replies out
   (the same list of message dicts as Rasa's REST channel);
 * ``GET  /webhooks/webchat/history``  the conversation so far, read back from the
-  agent's tracker store, so a reloaded page can show it again.
+  agent's tracker store, so a reloaded page can show it again;
+* ``GET  /webhooks/webchat/updates``  long polling for what support staff send while they
+  have the conversation (human handoff, bot/channels/webchat_push.py).
 
 The browser's chat id is the only thing that ties it to its conversation, so it
 is a secret: random (the page makes it from 24 bytes of ``crypto``), sent only
@@ -31,13 +33,14 @@ import re
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Text, Tuple, Union
 
-from rasa.core.channels.channel import CollectingOutputChannel, InputChannel
+from rasa.core.channels.channel import InputChannel
 from rasa.shared.core.events import BotUttered, UserUttered
 from sanic import Blueprint, response
 from sanic.exceptions import InvalidUsage
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.channels import webchat_push as push
 from bot.channels.guard import (
     TURN_TTL_SECONDS,
     ChannelGuard,
@@ -133,9 +136,8 @@ async def history_messages(tracker_store: Any, sender: Text) -> List[Dict[Text, 
     """The conversation so far, in the order the page should show it.
 
     User turns are ``{"from": "user", "text": ...}`` (the button title if the
-    user clicked one). Bot turns are replayed through a CollectingOutputChannel,
-    the same code that produced the webhook's reply, so a restored message is
-    shaped exactly like a live one, plus ``"from": "bot"``.
+    user clicked one). Bot turns are shaped exactly like a live answer, plus
+    ``"from": "bot"`` (bot/channels/webchat_push.py ``bot_messages``).
     """
     tracker = await tracker_store.retrieve(sender)
     if tracker is None:
@@ -149,9 +151,7 @@ async def history_messages(tracker_store: Any, sender: Text) -> List[Dict[Text, 
             if text:
                 messages.append({"from": "user", "text": text})
         elif isinstance(event, BotUttered):
-            collector = CollectingOutputChannel()
-            await collector.send_response(sender, event.message())
-            messages.extend({"from": "bot", **m} for m in collector.messages)
+            messages.extend(await push.bot_messages(sender, event))
     return messages
 
 
@@ -231,8 +231,25 @@ class WebChatInput(GuardedChannel, InputChannel):
             tracker_store = getattr(agent, "tracker_store", None)
             if tracker_store is None:
                 return error_response("助手还在启动，请稍后再试。", status=503)
+            # The row to push from is read first: a staff message written meanwhile is then
+            # shown twice at worst, never lost.
+            sql_store = push.store_of(agent)
+            cursor = sql_store.last_event_id(conversation) if sql_store else None
             messages = await history_messages(tracker_store, conversation)
-            return response.json({"messages": messages})
+            return response.json({"messages": messages, "cursor": cursor})
+
+        @webchat.route("/updates", methods=["GET"])
+        async def updates(request: Request) -> HTTPResponse:
+            conversation = conversation_of(request)
+            if isinstance(conversation, HTTPResponse):
+                return conversation
+            store = push.store_of(getattr(request.app.ctx, "agent", None))
+            if store is None:
+                return error_response("助手还在启动，请稍后再试。", status=503)
+            after = request.args.get("after", "")
+            if not after.isdigit():
+                return error_response("请求格式错误：after 须为事件编号。")
+            return response.json(await push.updates(store, conversation, int(after)))
 
         return webchat
 

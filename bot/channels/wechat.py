@@ -28,7 +28,12 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Set
 
 from cachetools import TTLCache
-from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from rasa.core.channels.channel import (
+    CollectingOutputChannel,
+    InputChannel,
+    OutputChannel,
+    UserMessage,
+)
 from rasa.shared.exceptions import RasaException
 from sanic import Blueprint, response
 from sanic.request import Request
@@ -49,12 +54,12 @@ from bot.channels.wechat_protocol import (
     verify_timestamp,
 )
 from bot.channels.wechat_render import render_messages, split_text
+from bot.channels.wechat_push import NAMESPACE, WeChatPush
 from bot.channels.wechat_state import open_state
 
 logger = logging.getLogger(__name__)
 
 # Conversation ids of this channel are "wechat:<OpenID>" (never another channel's).
-NAMESPACE = "wechat:"
 UNSUPPORTED_REPLY = "抱歉，目前只能处理文字消息，请直接输入文字告诉我您要办理的事项。"
 ERROR_REPLY = "抱歉，系统暂时繁忙，请稍后再试。"
 # WeChat's "no passive reply" answer; the user sees nothing and WeChat stops retrying.
@@ -181,6 +186,10 @@ class WeChatInput(GuardedChannel, InputChannel):
         self._turns: TTLCache = TTLCache(maxsize=CACHE_SIZE, ttl=self._turn_ttl)
         self._tasks: Set[asyncio.Task] = set()
         self._guard = guard
+
+    def get_output_channel(self) -> OutputChannel:
+        """Where the HTTP API's messages for a WeChat conversation go (WeChatPush)."""
+        return WeChatPush(self._api)
 
     @staticmethod
     def _make_crypto(config: WeChatConfig) -> Optional[WeChatCrypto]:

@@ -1,4 +1,4 @@
-from actions.conversation import ActionHandoff, ActionSetCity, ValidateSlotMappings
+from actions.conversation import ActionSetCity, ValidateSlotMappings
 from actions.fallback import ActionSuggestIntents, button_payload, suggested_intents
 from common import dates
 from tests.actions.conftest import make_tracker, run_action, slot_events, texts
@@ -43,12 +43,6 @@ def test_set_city_confirms():
                            entities=[{"entity": "city", "value": "上海"}])
     _, messages = run_action(ActionSetCity(), tracker)
     assert texts(messages) == "好的，已切换到上海。请问要办什么？"
-
-
-def test_handoff_marks_the_conversation():
-    events, messages = run_action(ActionHandoff(), make_tracker(intent="human_handoff"))
-    assert slot_events(events) == {"handoff": True}
-    assert messages[0]["response"] == "utter_handoff"
 
 
 def test_fallback_offers_two_likeliest_intents_and_a_person():

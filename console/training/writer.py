@@ -1,7 +1,7 @@
 """Labelled examples into the repository's own YAML, as a trainer would write them by hand.
 
 A training example goes at the end of its intent's block in `data/nlu/<domain>.yml`
-(the file that already holds that intent; a new intent gets its block in
+(the file that holds most of that intent's examples; a new intent gets its block in
 `data/nlu/trainer.yml`); a held-out example at the end of its intent's block in
 `tests/nlu/heldout.yml`. Files are edited as text, so comments, order and the
 block style (`examples: |`) stay exactly as they were; a text already present
@@ -112,9 +112,13 @@ def write(root: Path, examples: Sequence[Tuple[str, str]], heldout: bool) -> Lis
         default = root / "tests" / "nlu" / "heldout.yml"
     else:
         default = root / "data" / "nlu" / "trainer.yml"
-        for path in files:
-            for intent in _blocks(path.read_text(encoding="utf-8").splitlines()):
-                target_of.setdefault(intent, path)
+        most: Dict[str, int] = {}
+        for path in files:  # an intent's home: the file holding most of its examples
+            lines = path.read_text(encoding="utf-8").splitlines()
+            for intent, (start, end) in _blocks(lines).items():
+                count = sum(line.startswith("    - ") for line in lines[start:end])
+                if count > most.get(intent, -1):
+                    most[intent], target_of[intent] = count, path
     known = existing_keys(files + ([default] if default.exists() else []))
     grouped: Dict[Tuple[Path, str], List[str]] = {}
     for intent, text in sorted(examples):

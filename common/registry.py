@@ -48,7 +48,7 @@ HOURS = re.compile(r"([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)")
 
 
 def _minutes(hours: str) -> Tuple[int, int]:
-    """"HH:MM-HH:MM" as minutes since midnight (start, end), or ValueError."""
+    """Minutes since midnight (start, end) of "HH:MM-HH:MM", or ValueError."""
     match = HOURS.fullmatch(hours)
     if match is None:
         raise ValueError(f"人工服务时间应写成 HH:MM-HH:MM（如 08:00-22:00）：{hours}")

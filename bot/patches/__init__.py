@@ -25,6 +25,7 @@ from bot.patches import (
     slot_copy,
     slot_validation_skip,
     sqlite_tracker,
+    tracker_cache,
 )
 from bot.patches.guard import PatchError, check
 
@@ -40,6 +41,7 @@ PATCHES: Dict[str, ModuleType] = {
         graph_runner,
         event_class_cache,
         slot_copy,
+        tracker_cache,
     )
 }
 OFF_VARIABLE = "CITYLINK_PATCHES_OFF"

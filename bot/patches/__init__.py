@@ -17,6 +17,7 @@ from types import ModuleType
 from typing import Dict, List, Mapping
 
 from bot.patches import (
+    action_events,
     action_session,
     applied_events,
     event_class_cache,
@@ -41,6 +42,7 @@ PATCHES: Dict[str, ModuleType] = {
         slot_validation_skip,
         sqlite_tracker,
         action_session,
+        action_events,
         fair_queue,
         graph_runner,
         event_class_cache,

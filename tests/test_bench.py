@@ -439,3 +439,14 @@ def test_plots_include_the_varied_workload_and_the_long_conversation(tmp_path: P
     assert [p.name for p in paths] == ["bench_latency.png", "bench_throughput.png",
                                        "bench_varied.png", "bench_long.png"]
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in paths)
+
+
+def test_a_report_with_the_varied_levels_and_the_long_conversation_validates() -> None:
+    configs = {"ours": with_varied_and_long(config_result(0.5), 1.0)}
+    settings = run.Settings([1, 8, 32], 60, 10, 1, 60, run.Ports.from_base(25000), Path("/tmp"),
+                            varied_levels=[1, 32], long_turns=41)
+    report = cli.build_report(configs, settings, ["python", "-m", "tools.bench"], {"nproc": "2"},
+                              {"commit": "0" * 40, "dirty": False}, "2024-01-01T00:00:00+00:00", 1.0)
+    assert reporting.validate_report(json.loads(json.dumps(report))) == []
+    del configs["ours"]["varied"]["32"]
+    assert "configs.ours.varied: missing 32" in reporting.validate_report(report)

@@ -246,9 +246,21 @@ def validate_report(report: Dict[str, Any]) -> List[str]:
             for p in ("p50", "p95", "p99"):
                 if p not in data.get("latency_ms", {}):
                     problems.append(f"configs.{name}.levels.{level}.latency_ms: missing {p}")
-    expected_rows = [f.key for f in figures(levels)]
+    settings = report.get("settings") or {}
+    varied_levels = settings.get("varied_levels") or []
+    for name, result in report["configs"].items():
+        for level in varied_levels:
+            data = (result.get("varied") or {}).get(str(level))
+            if data is None:
+                problems.append(f"configs.{name}.varied: missing {level}")
+            else:
+                check(data, REQUIRED_LEVEL, f"configs.{name}.varied.{level}")
+        if settings.get("long_turns") and not isinstance(result.get("long"), dict):
+            problems.append(f"configs.{name}: missing long")
+    expected_rows = [f.key for f in figures(levels, varied_levels,
+                                             bool(settings.get("long_turns")))]
     if [row.get("figure") for row in report["table"]] != expected_rows:
-        problems.append("table: rows differ from figures(settings.levels)")
+        problems.append("table: rows differ from figures(settings)")
     for row in report["table"]:
         for key in ("ours", "stock", "ratio"):
             if key not in row:

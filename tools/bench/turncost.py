@@ -36,8 +36,18 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def load_agent(model: str) -> Any:
-    """The agent as `bot.server run` builds it: patches, stores of endpoints.yml."""
+    """The agent as `bot.server run` builds it: patches, stores of endpoints.yml, and
+    logging at INFO as `rasa run` sets it (unconfigured, Rasa's debug lines print every
+    dialogue state of the conversation at each prediction: a cost of their own)."""
+    import logging
+
+    from rasa.utils.common import configure_logging_and_warnings
+    from rasa.utils.log_utils import configure_structlog
+
     from bot import patches, session, templates
+
+    configure_logging_and_warnings(logging.INFO)
+    configure_structlog(logging.INFO)
 
     patches.apply()
     templates.apply()

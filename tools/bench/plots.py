@@ -15,6 +15,7 @@ def plot(report: Dict[str, Any], directory: Path, stem: str) -> List[Path]:
 
     levels = report["settings"]["levels"]
     configs = report["configs"]
+    names = {name: label(name, result) for name, result in configs.items()}
     colors = {"ours": "tab:blue", "stock": "tab:orange"}
     markers = {"ours": "o", "stock": "s"}
     styles = {"p50": "-", "p95": "--", "p99": ":"}
@@ -33,7 +34,7 @@ def plot(report: Dict[str, Any], directory: Path, stem: str) -> List[Path]:
                 style,
                 marker=markers.get(name, "o"),
                 color=colors.get(name),
-                label=f"{name} {p}",
+                label=f"{names[name]} {p}",
             )
     ax.set_xscale("log", base=2)
     ax.set_xticks(levels)
@@ -57,7 +58,7 @@ def plot(report: Dict[str, Any], directory: Path, stem: str) -> List[Path]:
             for level in levels
         ]
         xs = [j + (i - (len(configs) - 1) / 2) * width for j in range(len(levels))]
-        bars = ax.bar(xs, ys, width, label=name, color=colors.get(name))
+        bars = ax.bar(xs, ys, width, label=names[name], color=colors.get(name))
         for bar, y in zip(bars, ys):
             ax.annotate(
                 f"{y:.1f}",
@@ -84,6 +85,11 @@ def plot(report: Dict[str, Any], directory: Path, stem: str) -> List[Path]:
     return paths
 
 
+def label(name: str, result: Dict[str, Any]) -> str:
+    """A configuration's name in the legends ("stock" may be our model unpatched)."""
+    return "ours, patches off" if "PATCHES_OFF" in str(result.get("config")) else name
+
+
 def _varied(plt: Any, configs: Dict[str, Any], path: Path, colors: Dict[str, str]) -> Path:
     """p50 and p95 against concurrency on the varied workload."""
     fig, ax = plt.subplots(figsize=(7, 4.5))
@@ -92,8 +98,10 @@ def _varied(plt: Any, configs: Dict[str, Any], path: Path, colors: Dict[str, str
         for p, style in (("p50", "-"), ("p95", "--")):
             ys = [result["varied"][str(level)]["latency_ms"].get(p) for level in levels]
             ax.plot(levels, [y if y is not None else float("nan") for y in ys], style,
-                    marker="o", color=colors.get(name), label=f"{name} {p}")
-    ax.set_xscale("log", base=2)
+                    marker="o", color=colors.get(name), label=f"{label(name, result)} {p}")
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(levels)
+        ax.set_xticklabels([str(level) for level in levels])
     ax.set_yscale("log")
     ax.set_xlabel("concurrent citizens (closed loop, varied messages)")
     ax.set_ylabel("latency per message (ms, log)")
@@ -123,7 +131,8 @@ def _long(plt: Any, configs: Dict[str, Any], path: Path, colors: Dict[str, str])
         turns = list(range(1, len(per_turn) + 1))
         ys = [y if y is not None else float("nan") for y in per_turn]
         ax.plot(turns, ys, ".", color=colors.get(name), alpha=0.3, markersize=3)
-        ax.plot(turns, _running_median(ys, 10), "-", color=colors.get(name), label=f"{name} (median of 10)")
+        ax.plot(turns, _running_median(ys, 10), "-", color=colors.get(name),
+                label=f"{label(name, result)} (median of 10)")
     ax.set_yscale("log")
     ax.set_xlabel("turn of the conversation")
     ax.set_ylabel("latency (ms, log)")

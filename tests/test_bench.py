@@ -450,3 +450,13 @@ def test_a_report_with_the_varied_levels_and_the_long_conversation_validates() -
     assert reporting.validate_report(json.loads(json.dumps(report))) == []
     del configs["ours"]["varied"]["32"]
     assert "configs.ours.varied: missing 32" in reporting.validate_report(report)
+
+
+def test_the_long_conversation_ends_on_the_messages_it_started_with() -> None:
+    from tools.bench.varied import long_messages
+
+    texts = long_messages(200, 20)
+    assert len(texts) == 200 and texts[-20:] == texts[:20]
+    assert len(set(texts)) == 90  # rounds of 90: most of the varied messages
+    short = long_messages(41, 20)  # rounds of 21
+    assert short[-20:] == short[:20]

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List, Tuple
 
 from tools.bench.stats import Sample, long_summary, summarize_level
-from tools.bench.varied import VARIED_MESSAGES
+from tools.bench.varied import VARIED_MESSAGES, long_messages
 
 REST_PATH = "/webhooks/rest/webhook"
 COLD_START_MESSAGE = "你好"
@@ -265,16 +265,16 @@ async def run_level(
 async def long_conversation(
     bot_url: str, turns: int, timeout: float, tag: str, window: int = 20
 ) -> Dict[str, Any]:
-    """One citizen, one conversation id, `turns` varied messages in order (round after
-    round): each turn's latency, and the first and the last `window` turns compared."""
+    """One citizen, one conversation id, `turns` varied messages (`long_messages`): each
+    turn's latency, and the first and the last `window` turns compared."""
     import aiohttp
 
     samples: List[Sample] = []
     async with aiohttp.ClientSession(
         timeout=aiohttp.ClientTimeout(total=timeout), headers=rest_headers()
     ) as session:
-        for n in range(turns):
-            turn = Turn(VARIED_MESSAGES[n % len(VARIED_MESSAGES)], "long")
+        for text in long_messages(turns, window):
+            turn = Turn(text, "long")
             samples.append(await send_turn(session, f"{bot_url}{REST_PATH}", f"long-{tag}", turn))
     return long_summary(samples, window)
 

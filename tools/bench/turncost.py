@@ -4,9 +4,9 @@
 
 Loads the model with endpoints.yml's stores (a throwaway tracker database)
 in this process, starts the simulator and the action server on
-`--port-base` (+55, +80), and sends the varied messages (tools/bench/varied.py)
-as one conversation. It prints the median CPU time of the first and the last
-`--window` turns (process CPU time, so other engineers' load on the machine
+`--port-base` (+55, +80), and sends the varied messages as one conversation
+(tools/bench/varied.py `long_messages`: the last turns repeat the first
+ones). It prints the median CPU time of the first and the last `--window` turns (process CPU time, so other engineers' load on the machine
 changes it little) and, with `--profile A,B`, the cProfile of the `--window`
 turns ending at turn A and at turn B, side by side, sorted by the growth.
 `--off` is CITYLINK_PATCHES_OFF for this run (`all`: stock Rasa behaviour).
@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
-from tools.bench.varied import VARIED_MESSAGES
+from tools.bench.varied import long_messages
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -116,8 +116,9 @@ def conversation_costs(
     per_turn: List[Dict[str, int]] = []
     profiles: Dict[int, pstats.Stats] = {}
     profiler: Optional[cProfile.Profile] = None
+    texts = long_messages(turns, window)
     for n in range(1, turns + 1):
-        text = VARIED_MESSAGES[(n - 1) % len(VARIED_MESSAGES)]
+        text = texts[n - 1]
         if any(end - window < n <= end for end in profile_at) and profiler is None:
             profiler = cProfile.Profile()
         started_cpu, started = time.process_time(), time.perf_counter()
@@ -195,9 +196,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         )
     w = args.window
     if args.transcript:
+        turns = zip(long_messages(args.turns, w), replies)
         args.transcript.write_text(json.dumps(
-            [{"turn": n + 1, "text": VARIED_MESSAGES[n % len(VARIED_MESSAGES)], "replies": r}
-             for n, r in enumerate(replies)], ensure_ascii=False, indent=1), encoding="utf-8")
+            [{"turn": n + 1, "text": text, "replies": r} for n, (text, r) in enumerate(turns)],
+            ensure_ascii=False, indent=1), encoding="utf-8")
     if counters:
         per_turn = counters.per_turn
         for name in Counters.NAMES:

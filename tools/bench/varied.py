@@ -12,7 +12,7 @@ round after round, as one conversation; nothing checks the answers' text
 
 from __future__ import annotations
 
-from typing import Tuple
+from typing import List, Tuple
 
 VARIED_MESSAGES: Tuple[str, ...] = (
     "喂，有人在不",
@@ -116,3 +116,14 @@ VARIED_MESSAGES: Tuple[str, ...] = (
     "网上能办吗",
     "好的，再见",
 )
+
+
+def long_messages(turns: int, window: int = 20) -> List[str]:
+    """The long conversation's messages: the varied ones in order, round after round,
+    in rounds of the largest length (at most all of them) that puts the last `window`
+    turns on the same messages as the first `window` (200 turns: rounds of 90, so turns
+    181-200 say what turns 1-20 said): first and last turns differ only by position."""
+    span = turns - window
+    cycle = next((n for n in range(len(VARIED_MESSAGES), window - 1, -1)
+                  if span > 0 and span % n == 0), len(VARIED_MESSAGES))
+    return [VARIED_MESSAGES[n % cycle] for n in range(turns)]

@@ -22,9 +22,9 @@ ciphertext under `secret("data_key")`. `rasa export` or a switch back to
 
 The last tracker of each conversation stays in the worker that saved it
 (`TrackerCache`, switched on by the `tracker_cache` patch): the next message
-takes it back instead of reading and replaying the whole session, once one
-`count/max(id)/max(timestamp)` query shows the table still holds exactly the
-rows it was saved with. Rows another worker or node added since are read alone and
+takes it back instead of reading and replaying the whole session, once a
+primary-key lookup shows the conversation's last row at its save is still
+there, unchanged (rows are deleted only a whole conversation at a time). Rows another worker or node added since are read alone and
 applied to it; anything else (fewer rows, a new session among them, a tracker
 changed after its save) falls back to the full read. A tracker is handed out
 to one caller at a time (taken out of the cache, put back by `save`), and the
@@ -77,8 +77,8 @@ def _load(data: str) -> Dict[str, Any]:
     return reveal_event(event) if any(mark in data for mark in _SEALED_MARKS) else event
 
 
-# What the table held for a conversation: rows, largest id, latest timestamp.
-Mark = Tuple[int, int, float]
+# The conversation's last row when its tracker was saved: id and timestamp.
+Mark = Tuple[int, float]
 
 
 @dataclass
@@ -86,7 +86,7 @@ class Cached:
     """A saved tracker and what the table held for its conversation when it was saved."""
 
     tracker: DialogueStateTracker
-    mark: Mark  # of all the conversation's rows, right after the save
+    mark: Mark  # the conversation's last row right after the save
     events: int  # len(tracker.events) at the save
     domain: Domain  # the domain its slots come from (a new model drops it)
 
@@ -133,39 +133,42 @@ class SQLTrackerStore(RasaSQLTrackerStore):
             self._cache = TrackerCache(self.cache_size)
         return self._cache
 
-    def _mark(self, session: Any, sender_id: Text, up_to: Optional[int] = None) -> Mark:
-        """Rows of the conversation (with ids up to `up_to`), their largest id and timestamp.
+    def _mark(self, session: Any, sender_id: Text) -> Optional[Mark]:
+        """The conversation's last row: its id and timestamp (None: no rows)."""
+        row = (session.query(self.SQLEvent.id, self.SQLEvent.timestamp)
+               .filter(self.SQLEvent.sender_id == sender_id)
+               .order_by(self.SQLEvent.id.desc()).first())
+        return (int(row[0]), float(row[1] or 0.0)) if row else None
 
-        The timestamp tells rows apart that reuse the ids of deleted ones (SQLite
-        gives a new row the largest id + 1, so an erased conversation written
-        again can have the same count and ids).
-        """
-        query = session.query(func.count(self.SQLEvent.id), func.max(self.SQLEvent.id),
-                              func.max(self.SQLEvent.timestamp)
-                              ).filter(self.SQLEvent.sender_id == sender_id)
-        if up_to is not None:
-            query = query.filter(self.SQLEvent.id <= up_to)
-        rows, last_id, latest = query.one()
-        return int(rows), int(last_id or 0), float(latest or 0.0)
+    def _still_there(self, session: Any, sender_id: Text, mark: Mark) -> bool:
+        """Whether the row of `mark` is still the conversation's, unchanged (a primary
+        key lookup). Rows of a conversation are only ever deleted all together
+        (`erase`, the retention job): if that row is there, all rows up to it are; its
+        timestamp tells it from a row that reuses its id (SQLite gives new rows the
+        largest id + 1, so an erased conversation written again can reuse ids)."""
+        timestamp = (session.query(self.SQLEvent.timestamp)
+                     .filter(self.SQLEvent.id == mark[0], self.SQLEvent.sender_id == sender_id)
+                     .scalar())
+        return timestamp is not None and float(timestamp) == mark[1]
 
     def _from_cache(self, sender_id: Text) -> Optional[DialogueStateTracker]:
         """The cached tracker brought up to the table's rows, or None (read it whole).
 
-        Served only if the rows it was saved with are all still there, unchanged
-        in number, largest id and timestamp; rows written after them (another
-        worker or node took a turn) are applied to it unless they start a new
-        session. An erased conversation has fewer rows, or new ones: not served.
+        Served only if the last row it was saved with is still there, unchanged;
+        rows written after it (another worker or node took a turn) are applied to
+        it unless they start a new session. An erased conversation lost that row
+        (or has a new one in its place): not served.
         """
         entry = self.cache.take(sender_id) if self.cache is not None else None
         if (entry is None or entry.domain is not self.domain
                 or len(entry.tracker.events) != entry.events):
             return None  # not cached, a new model, or changed after its save
         with self.session_scope() as session:
-            if self._mark(session, sender_id, up_to=entry.mark[1]) != entry.mark:
+            if not self._still_there(session, sender_id, entry.mark):
                 return None
             added = (session.query(self.SQLEvent.type_name, self.SQLEvent.data)
                      .filter(self.SQLEvent.sender_id == sender_id,
-                             self.SQLEvent.id > entry.mark[1])
+                             self.SQLEvent.id > entry.mark[0])
                      .order_by(self.SQLEvent.id).all())
         if any(type_name == SessionStarted.type_name for type_name, _ in added):
             return None  # a new session is read without the old one: the full read
@@ -211,10 +214,10 @@ class SQLTrackerStore(RasaSQLTrackerStore):
             session.commit()
             if self.cache is not None:
                 # Only a tracker read here (its session alone) and still in that session.
-                if read_by_us and not any(isinstance(e, SessionStarted) for e in new):
-                    self.cache.put(tracker.sender_id, Cached(
-                        tracker, self._mark(session, tracker.sender_id),
-                        len(tracker.events), self.domain))
+                mark = self._mark(session, tracker.sender_id)
+                if read_by_us and mark and not any(isinstance(e, SessionStarted) for e in new):
+                    self.cache.put(tracker.sender_id,
+                                   Cached(tracker, mark, len(tracker.events), self.domain))
                 else:
                     self.cache.drop(tracker.sender_id)
         setattr(tracker, STORED, len(tracker.events))

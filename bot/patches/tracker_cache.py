@@ -2,9 +2,10 @@
 
 What: switches on `bot.tracker_store.TrackerCache` (CITYLINK_TRACKER_CACHE
 conversations per worker, default 512): a message takes its conversation's
-tracker from the worker's cache when a `count/max(id)/max(timestamp)` query
-shows the table still holds exactly the rows the tracker was saved with;
-rows another worker or node wrote since are read alone and applied;
+tracker from the worker's cache when the conversation's last row at the save
+is still there with its timestamp (a primary-key lookup; rows are deleted a
+whole conversation at a time); rows another worker or node wrote since are
+read alone and applied;
 anything else (an erasure, a new session, a new model) is the full read. The events table stays the record (every event is still written).
 Why: every message read every event of the session, revealed its sealed
 values, deserialised and replayed it: the share of a turn that grew with the

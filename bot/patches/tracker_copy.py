@@ -75,13 +75,12 @@ def _extended(tracker: Any, added: List[Any], domain: Any) -> Any:
     from rasa.shared.core.events import Restarted
     from rasa.shared.core.trackers import DialogueStateTracker
 
-    events = tracker.events_after_latest_restart()
-    if (tracker._max_event_history is not None or len(events) != len(tracker.events)
-            or (events and isinstance(events[-1], Restarted))
+    if (tracker._max_event_history is not None or Restarted in map(type, tracker.events)
             or {*tracker.slots} != {slot.name for slot in domain.slots}):
-        return DialogueStateTracker.from_events(tracker.sender_id, events + added,
-                                                slots=domain.slots)
-    new = state_copy(tracker, events)
+        return DialogueStateTracker.from_events(
+            tracker.sender_id, tracker.events_after_latest_restart() + added,
+            slots=domain.slots)
+    new = state_copy(tracker, list(tracker.events))
     for event in added:
         new.update(event)
     return new

@@ -23,6 +23,8 @@ STOCK_FORMAT = STOCK["rasa.core.actions.action:RemoteAction._action_call_format"
 
 @pytest.fixture(autouse=True)
 def rebuilding_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bot's half switched on (CITYLINK_ACTION_EVENTS=1) and a server that rebuilds."""
+    monkeypatch.setattr(RemoteAction, "_action_call_format", action_events.action_call_format)
     monkeypatch.setattr(action_events, "_sent", type(action_events._sent)())
     monkeypatch.setattr(action_events, "_rebuilds", {URL: True})
 
@@ -123,6 +125,8 @@ def test_the_endpoint_retries_whole_on_409_and_asks_once_whether_the_server_rebu
         return {"events": []}
 
     monkeypatch.setattr(EndpointConfig, "request", fake_request)
+    monkeypatch.setenv("CITYLINK_ACTION_EVENTS", "1")
+    monkeypatch.setattr(RemoteAction, "_action_call_format", RemoteAction._action_call_format)
     action_events.apply()
     endpoint, remote = EndpointConfig(URL), action()
     tracker = DialogueStateTracker("citizen", DOMAIN.slots)

@@ -17,6 +17,9 @@ grew with the conversation: 180 KB per turn at its start, 910 KB after 200
 turns (tools/bench/turncost.py --count), encoded here and decoded and
 scanned by the action server on every call.
 Gain: docs/benchmarks.md, "Long conversations".
+Off unless CITYLINK_ACTION_EVENTS=1: with two bot workers, live conversations of
+tests/test_appointment.yml failed (a form asked nothing after the ID number);
+one worker, or this patch off, passes. Not yet understood, so not on by default.
 """
 
 from __future__ import annotations
@@ -121,6 +124,10 @@ def action_call_format(self: Any, tracker: Any, domain: Any) -> Dict[str, Any]:
 
 
 def apply() -> None:
+    import os
+
+    if os.environ.get("CITYLINK_ACTION_EVENTS") != "1":
+        return  # see the module's docstring
     from aiohttp import ClientResponseError
     from rasa.core.actions.action import RemoteAction
     from rasa.utils.endpoints import EndpointConfig

@@ -7,11 +7,10 @@ import json
 from typing import Any, Dict, List
 
 import pytest
-from aiohttp import ClientResponseError
 from rasa.core.actions.action import RemoteAction
 from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
-from rasa.utils.endpoints import EndpointConfig
+from rasa.utils.endpoints import ClientResponseError, EndpointConfig
 
 from actions.event_sync import PARTIAL, SYNC, EventMemory
 from bot.patches import action_events
@@ -23,7 +22,7 @@ STOCK_FORMAT = STOCK["rasa.core.actions.action:RemoteAction._action_call_format"
 
 @pytest.fixture(autouse=True)
 def rebuilding_server(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The bot's half switched on (CITYLINK_ACTION_EVENTS=1) and a server that rebuilds."""
+    """The bot's half installed and a server that rebuilds."""
     monkeypatch.setattr(RemoteAction, "_action_call_format", action_events.action_call_format)
     monkeypatch.setattr(action_events, "_sent", type(action_events._sent)())
     monkeypatch.setattr(action_events, "_rebuilds", {URL: True})
@@ -121,11 +120,10 @@ def test_the_endpoint_retries_whole_on_409_and_asks_once_whether_the_server_rebu
                            content_type: Any = None, compress: bool = False, **kw: Any) -> Any:
         seen.append((method, subpath, kw.get("json")))
         if isinstance(kw.get("json"), action_events.PartialCall):
-            raise ClientResponseError(None, (), status=409)  # type: ignore[arg-type]
+            raise ClientResponseError(409, "Conflict", '{"error":"events_unknown"}')  # Rasa's
         return {"events": []}
 
     monkeypatch.setattr(EndpointConfig, "request", fake_request)
-    monkeypatch.setenv("CITYLINK_ACTION_EVENTS", "1")
     monkeypatch.setattr(RemoteAction, "_action_call_format", RemoteAction._action_call_format)
     action_events.apply()
     endpoint, remote = EndpointConfig(URL), action()

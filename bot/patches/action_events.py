@@ -17,9 +17,6 @@ grew with the conversation: 180 KB per turn at its start, 910 KB after 200
 turns (tools/bench/turncost.py --count), encoded here and decoded and
 scanned by the action server on every call.
 Gain: docs/benchmarks.md, "Long conversations".
-Off unless CITYLINK_ACTION_EVENTS=1: with two bot workers, live conversations of
-tests/test_appointment.yml failed (a form asked nothing after the ID number);
-one worker, or this patch off, passes. Not yet understood, so not on by default.
 """
 
 from __future__ import annotations
@@ -37,6 +34,7 @@ TARGETS = (
     Target("rasa.core.actions.action:RemoteAction._is_selective_domain_enabled", ("self",)),
     Target("rasa.utils.endpoints:EndpointConfig.request",
            ("self", "method", "subpath", "content_type", "compress", "kwargs")),
+    Target("rasa.utils.endpoints:ClientResponseError", None),
     Target("rasa.shared.core.trackers:DialogueStateTracker.current_state",
            ("self", "event_verbosity")),
     Target("rasa.core.actions.action:COMPRESS_ACTION_SERVER_REQUEST_ENV_NAME"),
@@ -124,13 +122,8 @@ def action_call_format(self: Any, tracker: Any, domain: Any) -> Dict[str, Any]:
 
 
 def apply() -> None:
-    import os
-
-    if os.environ.get("CITYLINK_ACTION_EVENTS") != "1":
-        return  # see the module's docstring
-    from aiohttp import ClientResponseError
     from rasa.core.actions.action import RemoteAction
-    from rasa.utils.endpoints import EndpointConfig
+    from rasa.utils.endpoints import ClientResponseError, EndpointConfig  # Rasa's own error
 
     request = EndpointConfig.request
 

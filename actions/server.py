@@ -22,6 +22,7 @@ from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from actions import event_sync
 from common import logsafe
 from common.secrets import secret
 
@@ -48,9 +49,11 @@ def require_secret(app: Sanic, expected: str) -> None:
 
 
 def build_app(expected_secret: str) -> Sanic:
-    """rasa_sdk's app for the `actions` package, without CORS, behind the secret."""
+    """rasa_sdk's app for the `actions` package, without CORS, behind the secret,
+    taking calls that carry only the new events (actions/event_sync.py)."""
     app = create_app("actions", cors_origins=None)
     require_secret(app, expected_secret)
+    event_sync.install(app)
     return app
 
 

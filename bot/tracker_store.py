@@ -20,6 +20,16 @@ and the actions see plain values in memory and the table holds only masks and
 ciphertext under `secret("data_key")`. `rasa export` or a switch back to
 `type: SQL` still read the rows; they see the sealed tokens.
 
+The last tracker of each conversation stays in the worker that saved it
+(`TrackerCache`, switched on by the `tracker_cache` patch): the next message
+takes it back instead of reading and replaying the whole session, once a
+primary-key lookup shows the conversation's last row at its save is still
+there, unchanged (rows are deleted only a whole conversation at a time). Rows another worker or node added since are read alone and
+applied to it; anything else (fewer rows, a new session among them, a tracker
+changed after its save) falls back to the full read. A tracker is handed out
+to one caller at a time (taken out of the cache, put back by `save`), and the
+conversation lock is held from read to save.
+
 Erasing: a citizen's "删除我的记录" ends in `action_delete_my_data`, which
 returns `SlotSet(ERASE_SLOT, True)`. Saving a tracker with that event among its
 new ones deletes every row of the conversation (all sessions) and writes
@@ -40,10 +50,13 @@ from __future__ import annotations
 import itertools
 import json
 import os
+from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Text, Tuple
 
 from rasa.core.tracker_store import SQLTrackerStore as RasaSQLTrackerStore
-from rasa.shared.core.events import Event, SlotSet
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import Event, SessionStarted, SlotSet
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from sqlalchemy import func
@@ -64,6 +77,44 @@ def _load(data: str) -> Dict[str, Any]:
     return reveal_event(event) if any(mark in data for mark in _SEALED_MARKS) else event
 
 
+# The conversation's last row when its tracker was saved: id and timestamp.
+Mark = Tuple[int, float]
+
+
+@dataclass
+class Cached:
+    """A saved tracker and what the table held for its conversation when it was saved."""
+
+    tracker: DialogueStateTracker
+    mark: Mark  # the conversation's last row right after the save
+    events: int  # len(tracker.events) at the save
+    domain: Domain  # the domain its slots come from (a new model drops it)
+
+
+class TrackerCache:
+    """The last saved tracker of up to `size` conversations, least recently used out first."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: "OrderedDict[Text, Cached]" = OrderedDict()
+
+    def take(self, sender_id: Text) -> Optional[Cached]:
+        """The entry, removed: its tracker belongs to the caller until saved again."""
+        return self._entries.pop(sender_id, None)
+
+    def put(self, sender_id: Text, entry: Cached) -> None:
+        self._entries[sender_id] = entry
+        self._entries.move_to_end(sender_id)
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+
+    def drop(self, sender_id: Text) -> None:
+        self._entries.pop(sender_id, None)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
 class SQLTrackerStore(RasaSQLTrackerStore):
     """Drop-in for `type: SQL` (`type: bot.tracker_store.SQLTrackerStore`)."""
 
@@ -72,8 +123,67 @@ class SQLTrackerStore(RasaSQLTrackerStore):
             os.environ.setdefault(name, value)
         super().__init__(*args, **kwargs)
 
+    cache_size = 0  # set by bot/patches/tracker_cache.py; 0: every read goes to the table
+
+    @property
+    def cache(self) -> Optional[TrackerCache]:
+        if not self.cache_size:
+            return None
+        if getattr(self, "_cache", None) is None:
+            self._cache = TrackerCache(self.cache_size)
+        return self._cache
+
+    def _mark(self, session: Any, sender_id: Text) -> Optional[Mark]:
+        """The conversation's last row: its id and timestamp (None: no rows)."""
+        row = (session.query(self.SQLEvent.id, self.SQLEvent.timestamp)
+               .filter(self.SQLEvent.sender_id == sender_id)
+               .order_by(self.SQLEvent.id.desc()).first())
+        return (int(row[0]), float(row[1] or 0.0)) if row else None
+
+    def _still_there(self, session: Any, sender_id: Text, mark: Mark) -> bool:
+        """Whether the row of `mark` is still the conversation's, unchanged (a primary
+        key lookup). Rows of a conversation are only ever deleted all together
+        (`erase`, the retention job): if that row is there, all rows up to it are; its
+        timestamp tells it from a row that reuses its id (SQLite gives new rows the
+        largest id + 1, so an erased conversation written again can reuse ids)."""
+        timestamp = (session.query(self.SQLEvent.timestamp)
+                     .filter(self.SQLEvent.id == mark[0], self.SQLEvent.sender_id == sender_id)
+                     .scalar())
+        return timestamp is not None and float(timestamp) == mark[1]
+
+    def _from_cache(self, sender_id: Text) -> Optional[DialogueStateTracker]:
+        """The cached tracker brought up to the table's rows, or None (read it whole).
+
+        Served only if the last row it was saved with is still there, unchanged;
+        rows written after it (another worker or node took a turn) are applied to
+        it unless they start a new session. An erased conversation lost that row
+        (or has a new one in its place): not served.
+        """
+        entry = self.cache.take(sender_id) if self.cache is not None else None
+        if (entry is None or entry.domain is not self.domain
+                or len(entry.tracker.events) != entry.events):
+            return None  # not cached, a new model, or changed after its save
+        with self.session_scope() as session:
+            if not self._still_there(session, sender_id, entry.mark):
+                return None
+            added = (session.query(self.SQLEvent.type_name, self.SQLEvent.data)
+                     .filter(self.SQLEvent.sender_id == sender_id,
+                             self.SQLEvent.id > entry.mark[0])
+                     .order_by(self.SQLEvent.id).all())
+        if any(type_name == SessionStarted.type_name for type_name, _ in added):
+            return None  # a new session is read without the old one: the full read
+        for _, data in added:
+            event = Event.from_parameters(_load(data))
+            if event is not None:  # as Rasa's from_dict: unknown events are skipped
+                entry.tracker.update(event)
+        setattr(entry.tracker, STORED, getattr(entry.tracker, STORED) + len(added))
+        return entry.tracker
+
     async def _retrieve(self, sender_id: Text,
                         fetch_events_from_all_sessions: bool) -> Optional[DialogueStateTracker]:
+        cached = None if fetch_events_from_all_sessions else self._from_cache(sender_id)
+        if cached is not None:
+            return cached
         with self.session_scope() as session:
             query = self._event_query(session, sender_id, fetch_events_from_all_sessions)
             events = [_load(data) for (data,) in query.with_entities(self.SQLEvent.data)]
@@ -89,6 +199,7 @@ class SQLTrackerStore(RasaSQLTrackerStore):
         await self.stream_events(tracker)
         with self.session_scope() as session:
             stored = getattr(tracker, STORED, None)
+            read_by_us = stored is not None
             if stored is None:
                 stored = self._event_query(session, tracker.sender_id,
                                            fetch_events_from_all_sessions=False).count()
@@ -101,10 +212,20 @@ class SQLTrackerStore(RasaSQLTrackerStore):
             if rows:
                 session.execute(self.SQLEvent.__table__.insert(), rows)
             session.commit()
+            if self.cache is not None:
+                # Only a tracker read here (its session alone) and still in that session.
+                mark = self._mark(session, tracker.sender_id)
+                if read_by_us and mark and not any(isinstance(e, SessionStarted) for e in new):
+                    self.cache.put(tracker.sender_id,
+                                   Cached(tracker, mark, len(tracker.events), self.domain))
+                else:
+                    self.cache.drop(tracker.sender_id)
         setattr(tracker, STORED, len(tracker.events))
 
     def erase(self, sender_id: Text) -> int:
         """Delete every stored event of the conversation; the number of rows deleted."""
+        if self.cache is not None:
+            self.cache.drop(sender_id)
         with self.session_scope() as session:
             deleted = (session.query(self.SQLEvent).filter(self.SQLEvent.sender_id == sender_id)
                        .delete(synchronize_session=False))

@@ -17,6 +17,8 @@ from tools.bench import cli, load, plots, procstats, run, stats
 from tools.bench import report as reporting
 from tools.bench.stats import Sample
 
+ROOT = Path(__file__).resolve().parents[1]
+
 
 def test_percentile_interpolates_like_numpy() -> None:
     values = [15, 20, 35, 40, 50]
@@ -366,3 +368,95 @@ def test_training_says_it_is_still_going(
     assert capsys.readouterr().out.count("still training") == 2
     assert result["source"] == "measured" and result["seconds"] >= 0
     assert result["model"] == str(tmp_path / "ours.tar.gz")
+
+
+def with_varied_and_long(result: dict, scale: float) -> dict:
+    """A result with the varied workload's levels and a long conversation."""
+    result["varied"] = {str(level): result["levels"][str(level)] for level in (1, 32)}
+    per_turn = [10.0 * scale] * 20 + [None] + [15.0 * scale] * 20
+    result["long"] = stats.long_summary(
+        [stats.Sample("long", 0.0, (ms or 0) / 1000, None if ms else "timeout") for ms in per_turn],
+        20,
+    )
+    return result
+
+
+def test_long_summary_compares_the_first_and_the_last_answered_turns() -> None:
+    samples = [stats.Sample("long", 0.0, t / 1000) for t in (10, 12, 14, 100, 30, 32, 34)]
+    samples.insert(3, stats.Sample("long", 0.0, 9.0, "timeout"))
+    summary = stats.long_summary(samples, 3)
+    assert summary["turns"] == 8 and summary["errors"] == 1
+    assert summary["first_p50_ms"] == pytest.approx(12) and summary["last_p50_ms"] == pytest.approx(32)
+    assert summary["last_over_first"] == pytest.approx(32 / 12)
+    assert summary["per_turn_ms"][3] is None and len(summary["per_turn_ms"]) == 8
+
+
+def test_comparison_table_has_the_varied_levels_and_the_long_conversation() -> None:
+    configs = {"ours": with_varied_and_long(config_result(0.5), 1.0),
+               "stock": with_varied_and_long(config_result(2.0), 3.0)}
+    rows = {r["figure"]: r for r in reporting.comparison_table(configs, [1, 8, 32], [1, 32], True)}
+    assert rows["varied_p95_c32"]["ours"] == pytest.approx(3200)
+    assert rows["varied_throughput_c1"]["ratio"] == pytest.approx(4.0)
+    assert rows["long_first_p50"]["ours"] == pytest.approx(10)
+    assert rows["long_last_p50"]["stock"] == pytest.approx(45)
+    assert rows["long_ratio"]["ours"] == pytest.approx(1.5) and rows["long_ratio"]["better"] == "lower"
+    assert "varied_p50_c8" not in rows  # only the varied levels asked for
+
+
+def test_the_varied_workload_is_its_own_and_replayable() -> None:
+    import re
+
+    first = [t.text for c in itertools.islice(load.conversation_schedule(7, 3, "varied"), 20)
+             for t in c.turns]
+    again = [t.text for c in itertools.islice(load.conversation_schedule(7, 3, "varied"), 20)
+             for t in c.turns]
+    assert first == again and len(first) == 20 * load.VARIED_TURNS
+    assert set(first) <= set(load.VARIED_MESSAGES) and len(set(first)) > 30
+    assert len(set(load.VARIED_MESSAGES)) == len(load.VARIED_MESSAGES) == 100
+    # Written for the bench: not a training example nor an NLU test message.
+    written = set()
+    for path in [*(ROOT / "data").rglob("*.yml"), *(ROOT / "tests" / "nlu").rglob("*.yml")]:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            example = re.match(r"\s*-\s*(.+)$", line)
+            if example:
+                written.add(re.sub(r"\[([^\]]+)\][({][^)}]*[)}]", r"\1", example.group(1)).strip())
+    assert not written & set(load.VARIED_MESSAGES)
+
+
+def test_parse_args_varied_long_and_baseline() -> None:
+    args = cli.parse_args([])
+    assert args.varied_list == [1, 8, 32] and args.long_turns == 200 and args.baseline == "stock"
+    args = cli.parse_args(["--quick", "--varied-levels", "none", "--baseline", "unpatched"])
+    assert args.varied_list == [] and args.long_turns == 40 and args.baseline == "unpatched"
+    with pytest.raises(SystemExit):
+        cli.parse_args(["--long-turns", "-1"])
+
+
+def test_plots_include_the_varied_workload_and_the_long_conversation(tmp_path: Path) -> None:
+    configs = {"ours": with_varied_and_long(config_result(0.5), 1.0),
+               "stock": with_varied_and_long(config_result(2.0), 3.0)}
+    paths = plots.plot(make_report(configs), tmp_path, "bench")
+    assert [p.name for p in paths] == ["bench_latency.png", "bench_throughput.png",
+                                       "bench_varied.png", "bench_long.png"]
+    assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in paths)
+
+
+def test_a_report_with_the_varied_levels_and_the_long_conversation_validates() -> None:
+    configs = {"ours": with_varied_and_long(config_result(0.5), 1.0)}
+    settings = run.Settings([1, 8, 32], 60, 10, 1, 60, run.Ports.from_base(25000), Path("/tmp"),
+                            varied_levels=[1, 32], long_turns=41)
+    report = cli.build_report(configs, settings, ["python", "-m", "tools.bench"], {"nproc": "2"},
+                              {"commit": "0" * 40, "dirty": False}, "2024-01-01T00:00:00+00:00", 1.0)
+    assert reporting.validate_report(json.loads(json.dumps(report))) == []
+    del configs["ours"]["varied"]["32"]
+    assert "configs.ours.varied: missing 32" in reporting.validate_report(report)
+
+
+def test_the_long_conversation_ends_on_the_messages_it_started_with() -> None:
+    from tools.bench.varied import long_messages
+
+    texts = long_messages(200, 20)
+    assert len(texts) == 200 and texts[-20:] == texts[:20]
+    assert len(set(texts)) == 90  # rounds of 90: most of the varied messages
+    short = long_messages(41, 20)  # rounds of 21
+    assert short[-20:] == short[:20]

@@ -17,14 +17,19 @@ from types import ModuleType
 from typing import Dict, List, Mapping
 
 from bot.patches import (
+    action_events,
     action_session,
+    applied_events,
     event_class_cache,
     fair_queue,
     graph_runner,
+    incremental_states,
     reply_validation,
     slot_copy,
     slot_validation_skip,
     sqlite_tracker,
+    tracker_cache,
+    tracker_copy,
 )
 from bot.patches.guard import PatchError, check
 
@@ -33,13 +38,18 @@ PATCHES: Dict[str, ModuleType] = {
     module.__name__.rsplit(".", 1)[1]: module
     for module in (
         reply_validation,
+        tracker_copy,  # before slot_validation_skip, which wraps its validation
         slot_validation_skip,
         sqlite_tracker,
         action_session,
+        action_events,
         fair_queue,
         graph_runner,
         event_class_cache,
         slot_copy,
+        tracker_cache,
+        applied_events,
+        incremental_states,
     )
 }
 OFF_VARIABLE = "CITYLINK_PATCHES_OFF"

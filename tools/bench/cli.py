@@ -35,6 +35,7 @@ from tools.bench.run import (
     previous_training,
     train,
 )
+from tools.bench.varied import VARIED_MESSAGES
 
 
 def build_report(
@@ -67,10 +68,16 @@ def build_report(
             "conversations": [
                 {"name": c.name, "turns": [t.text for t in c.turns]} for c in CONVERSATIONS
             ],
+            "varied_levels": settings.varied_levels,
+            "varied_messages": len(VARIED_MESSAGES),
+            "long_turns": settings.long_turns,
+            "baseline": settings.baseline,
             **settings.extra,
         },
         "configs": configs,
-        "table": comparison_table(configs, settings.levels),
+        "table": comparison_table(
+            configs, settings.levels, settings.varied_levels, bool(settings.long_turns)
+        ),
     }
 
 
@@ -88,6 +95,22 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, help="measured seconds per level (60; --quick 3)")
     parser.add_argument(
         "--warmup", type=float, help="unmeasured seconds before each level (10; --quick 1)"
+    )
+    parser.add_argument(
+        "--varied-levels",
+        help="concurrent citizens on the varied workload (default: --levels; 'none' to skip)",
+    )
+    parser.add_argument(
+        "--long-turns",
+        type=int,
+        help="turns of the one long conversation (200; --quick 40; 0 to skip)",
+    )
+    parser.add_argument(
+        "--baseline",
+        choices=["stock", "unpatched"],
+        default="stock",
+        help="the 'stock' column: Rasa's default pipeline (models/stock.tar.gz, trained if "
+        "missing) or 'unpatched': our model with CITYLINK_PATCHES_OFF=all (no training)",
     )
     parser.add_argument("--seed", type=int, default=20241127, help="conversation choice seed")
     parser.add_argument(
@@ -138,6 +161,14 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     args.level_list = [int(x) for x in args.levels.split(",") if x.strip()]
     if not args.level_list or min(args.level_list) < 1:
         parser.error("--levels: positive integers, e.g. 1,8,32")
+    varied = args.levels if args.varied_levels is None else args.varied_levels
+    args.varied_list = [] if varied == "none" else [int(x) for x in varied.split(",") if x.strip()]
+    if args.varied_list and min(args.varied_list) < 1:
+        parser.error("--varied-levels: positive integers, e.g. 1,8,32, or none")
+    if args.long_turns is None:
+        args.long_turns = 40 if args.quick else 200
+    if args.long_turns < 0:
+        parser.error("--long-turns must not be negative")
     return args
 
 
@@ -168,6 +199,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         ports,
         work,
         stock_server=args.stock_server,
+        varied_levels=args.varied_list,
+        long_turns=args.long_turns,
+        baseline=args.baseline,
         extra={
             "skip_train": args.skip_train,
             "quick": args.quick,
@@ -182,6 +216,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         models: Dict[str, Path] = {}
         for name in names:
             stored = ROOT / CONFIGS[name]["model"]
+            if name == "stock" and args.baseline == "unpatched":
+                models[name] = models["ours"]
+                training[name] = {"seconds": None, "peak_rss_mb": None,
+                                  "source": "ours's model (--baseline unpatched)"}
+                continue
             if args.skip_train and stored.exists():
                 models[name] = stored
                 training[name] = previous.get(name) or {

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Tuple
 
-from tools.bench.stats import Sample, summarize_level
+from tools.bench.stats import Sample, long_summary, summarize_level
+from tools.bench.varied import VARIED_MESSAGES, long_messages
 
 REST_PATH = "/webhooks/rest/webhook"
 COLD_START_MESSAGE = "你好"
@@ -101,11 +102,21 @@ CONVERSATIONS: Tuple[Conversation, ...] = (
 )
 
 
-def conversation_schedule(seed: int, user: int) -> Iterator[Conversation]:
-    """The endless, reproducible sequence of conversations of one citizen."""
+WORKLOADS = ("scripted", "varied")
+VARIED_TURNS = 5  # a varied citizen starts a new conversation every 5 messages
+
+
+def conversation_schedule(seed: int, user: int, workload: str = "scripted") -> Iterator[Conversation]:
+    """The endless, reproducible sequence of conversations of one citizen: the
+    scripted conversations above, or (`varied`) 5 messages drawn from
+    tools/bench/varied.py, whose answers are not checked (only that there is one)."""
     rng = random.Random(f"{seed}:{user}")
     while True:
-        yield rng.choice(CONVERSATIONS)
+        if workload == "varied":
+            yield Conversation("varied", tuple(
+                Turn(rng.choice(VARIED_MESSAGES), "varied") for _ in range(VARIED_TURNS)))
+        else:
+            yield rng.choice(CONVERSATIONS)
 
 
 def rest_headers() -> Dict[str, str]:
@@ -188,8 +199,9 @@ async def virtual_citizen(
     tag: str,
     stop: asyncio.Event,
     samples: List[Sample],
+    workload: str = "scripted",
 ) -> None:
-    for n, conversation in enumerate(conversation_schedule(seed, user)):
+    for n, conversation in enumerate(conversation_schedule(seed, user, workload)):
         sender = f"bench-{tag}-u{user}-{n}"
         for turn in conversation.turns:
             if stop.is_set():
@@ -207,6 +219,7 @@ async def run_level(
     seed: int,
     timeout: float,
     tag: str,
+    workload: str = "scripted",
 ) -> Dict[str, Any]:
     """Closed loop: `concurrency` citizens, warm-up, then the measured window."""
     import aiohttp
@@ -219,7 +232,9 @@ async def run_level(
     ) as session:
         tasks = [
             asyncio.create_task(
-                virtual_citizen(session, f"{bot_url}{REST_PATH}", user, seed, tag, stop, samples)
+                virtual_citizen(
+                    session, f"{bot_url}{REST_PATH}", user, seed, tag, stop, samples, workload
+                )
             )
             for user in range(concurrency)
         ]
@@ -245,6 +260,23 @@ async def run_level(
     summary = summarize_level(samples, concurrency, window_start, window_end)
     summary["warmup_s"] = round(warmed_up, 2)
     return summary
+
+
+async def long_conversation(
+    bot_url: str, turns: int, timeout: float, tag: str, window: int = 20
+) -> Dict[str, Any]:
+    """One citizen, one conversation id, `turns` varied messages (`long_messages`): each
+    turn's latency, and the first and the last `window` turns compared."""
+    import aiohttp
+
+    samples: List[Sample] = []
+    async with aiohttp.ClientSession(
+        timeout=aiohttp.ClientTimeout(total=timeout), headers=rest_headers()
+    ) as session:
+        for text in long_messages(turns, window):
+            turn = Turn(text, "long")
+            samples.append(await send_turn(session, f"{bot_url}{REST_PATH}", f"long-{tag}", turn))
+    return long_summary(samples, window)
 
 
 async def sanity_pass(bot_url: str, tag: str, timeout: float) -> Dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from pathlib import Path
 from typing import Any, Dict, List
 
@@ -14,6 +15,7 @@ def plot(report: Dict[str, Any], directory: Path, stem: str) -> List[Path]:
 
     levels = report["settings"]["levels"]
     configs = report["configs"]
+    names = {name: label(name, result) for name, result in configs.items()}
     colors = {"ours": "tab:blue", "stock": "tab:orange"}
     markers = {"ours": "o", "stock": "s"}
     styles = {"p50": "-", "p95": "--", "p99": ":"}
@@ -32,7 +34,7 @@ def plot(report: Dict[str, Any], directory: Path, stem: str) -> List[Path]:
                 style,
                 marker=markers.get(name, "o"),
                 color=colors.get(name),
-                label=f"{name} {p}",
+                label=f"{names[name]} {p}",
             )
     ax.set_xscale("log", base=2)
     ax.set_xticks(levels)
@@ -56,7 +58,7 @@ def plot(report: Dict[str, Any], directory: Path, stem: str) -> List[Path]:
             for level in levels
         ]
         xs = [j + (i - (len(configs) - 1) / 2) * width for j in range(len(levels))]
-        bars = ax.bar(xs, ys, width, label=name, color=colors.get(name))
+        bars = ax.bar(xs, ys, width, label=names[name], color=colors.get(name))
         for bar, y in zip(bars, ys):
             ax.annotate(
                 f"{y:.1f}",
@@ -76,4 +78,68 @@ def plot(report: Dict[str, Any], directory: Path, stem: str) -> List[Path]:
     paths.append(directory / f"{stem}_throughput.png")
     fig.savefig(paths[-1], dpi=120)
     plt.close(fig)
+    if any(result.get("varied") for result in configs.values()):
+        paths.append(_varied(plt, configs, directory / f"{stem}_varied.png", colors))
+    if any(result.get("long") for result in configs.values()):
+        paths.append(_long(plt, configs, directory / f"{stem}_long.png", colors))
     return paths
+
+
+def label(name: str, result: Dict[str, Any]) -> str:
+    """A configuration's name in the legends ("stock" may be our model unpatched)."""
+    return "ours, patches off" if "PATCHES_OFF" in str(result.get("config")) else name
+
+
+def _varied(plt: Any, configs: Dict[str, Any], path: Path, colors: Dict[str, str]) -> Path:
+    """p50 and p95 against concurrency on the varied workload."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for name, result in configs.items():
+        levels = sorted(int(level) for level in result.get("varied") or {})
+        for p, style in (("p50", "-"), ("p95", "--")):
+            ys = [result["varied"][str(level)]["latency_ms"].get(p) for level in levels]
+            ax.plot(levels, [y if y is not None else float("nan") for y in ys], style,
+                    marker="o", color=colors.get(name), label=f"{label(name, result)} {p}")
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(levels)
+        ax.set_xticklabels([str(level) for level in levels])
+    ax.set_yscale("log")
+    ax.set_xlabel("concurrent citizens (closed loop, varied messages)")
+    ax.set_ylabel("latency per message (ms, log)")
+    ax.set_title("Varied workload: latency")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def _running_median(values: List[float], n: int) -> List[float]:
+    """The median of each value and the n - 1 before it (errors, NaN, left out)."""
+    out = []
+    for i in range(len(values)):
+        window = [v for v in values[max(0, i - n + 1): i + 1] if v == v]
+        out.append(statistics.median(window) if window else float("nan"))
+    return out
+
+
+def _long(plt: Any, configs: Dict[str, Any], path: Path, colors: Dict[str, str]) -> Path:
+    """Each turn's latency in one long conversation, and its running median of 10 turns."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for name, result in configs.items():
+        per_turn = (result.get("long") or {}).get("per_turn_ms") or []
+        turns = list(range(1, len(per_turn) + 1))
+        ys = [y if y is not None else float("nan") for y in per_turn]
+        ax.plot(turns, ys, ".", color=colors.get(name), alpha=0.3, markersize=3)
+        ax.plot(turns, _running_median(ys, 10), "-", color=colors.get(name),
+                label=f"{label(name, result)} (median of 10)")
+    ax.set_yscale("log")
+    ax.set_xlabel("turn of the conversation")
+    ax.set_ylabel("latency (ms, log)")
+    ax.set_title("One long conversation: cost of a turn by its position")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

@@ -25,13 +25,29 @@ class Figure:
     better: str  # "lower" or "higher"
 
 
-def figures(levels: Sequence[int]) -> List[Figure]:
+def figures(
+    levels: Sequence[int], varied_levels: Sequence[int] = (), long: bool = False
+) -> List[Figure]:
     rows: List[Figure] = []
     for level in levels:
         for p in ("p50", "p95", "p99"):
             rows.append(Figure(f"latency_{p}_c{level}", f"latency {p} @{level}", "ms", "lower"))
     for level in levels:
         rows.append(Figure(f"throughput_c{level}", f"throughput @{level}", "msg/s", "higher"))
+    for level in varied_levels:
+        for p in ("p50", "p95"):
+            rows.append(Figure(f"varied_{p}_c{level}", f"varied: latency {p} @{level}", "ms",
+                               "lower"))
+        rows.append(Figure(f"varied_throughput_c{level}", f"varied: throughput @{level}",
+                           "msg/s", "higher"))
+    if long:
+        rows += [
+            Figure("long_first_p50", "long conversation: p50 of the first 20 turns", "ms",
+                   "lower"),
+            Figure("long_last_p50", "long conversation: p50 of the last 20 turns", "ms",
+                   "lower"),
+            Figure("long_ratio", "long conversation: last / first", "x", "lower"),
+        ]
     rows += [
         Figure("cold_start", "cold start", "s", "lower"),
         Figure("training_time", "training time", "s", "lower"),
@@ -48,6 +64,15 @@ def figure_value(result: Optional[Dict[str, Any]], key: str) -> Optional[float]:
     if not result:
         return None
     levels = result.get("levels", {})
+    if key.startswith("varied_"):
+        _, p, level = key.split("_")
+        varied = (result.get("varied") or {}).get(level[1:]) or {}
+        return varied.get("throughput_msg_s") if p == "throughput" else (
+            varied.get("latency_ms", {}).get(p))
+    if key.startswith("long_"):
+        field = {"long_first_p50": "first_p50_ms", "long_last_p50": "last_p50_ms",
+                 "long_ratio": "last_over_first"}[key]
+        return (result.get("long") or {}).get(field)
     if key.startswith("latency_"):
         _, p, level = key.split("_")
         return (levels.get(level[1:]) or {}).get("latency_ms", {}).get(p)
@@ -71,11 +96,14 @@ def figure_value(result: Optional[Dict[str, Any]], key: str) -> Optional[float]:
 
 
 def comparison_table(
-    configs: Dict[str, Dict[str, Any]], levels: Sequence[int]
+    configs: Dict[str, Dict[str, Any]],
+    levels: Sequence[int],
+    varied_levels: Sequence[int] = (),
+    long: bool = False,
 ) -> List[Dict[str, Any]]:
     """One row per figure: ours, stock, ours/stock, and where a value came from."""
     rows = []
-    for fig in figures(levels):
+    for fig in figures(levels, varied_levels, long):
         ours = figure_value(configs.get("ours"), fig.key)
         stock = figure_value(configs.get("stock"), fig.key)
         notes = []
@@ -218,9 +246,21 @@ def validate_report(report: Dict[str, Any]) -> List[str]:
             for p in ("p50", "p95", "p99"):
                 if p not in data.get("latency_ms", {}):
                     problems.append(f"configs.{name}.levels.{level}.latency_ms: missing {p}")
-    expected_rows = [f.key for f in figures(levels)]
+    settings = report.get("settings") or {}
+    varied_levels = settings.get("varied_levels") or []
+    for name, result in report["configs"].items():
+        for level in varied_levels:
+            data = (result.get("varied") or {}).get(str(level))
+            if data is None:
+                problems.append(f"configs.{name}.varied: missing {level}")
+            else:
+                check(data, REQUIRED_LEVEL, f"configs.{name}.varied.{level}")
+        if settings.get("long_turns") and not isinstance(result.get("long"), dict):
+            problems.append(f"configs.{name}: missing long")
+    expected_rows = [f.key for f in figures(levels, varied_levels,
+                                             bool(settings.get("long_turns")))]
     if [row.get("figure") for row in report["table"]] != expected_rows:
-        problems.append("table: rows differ from figures(settings.levels)")
+        problems.append("table: rows differ from figures(settings)")
     for row in report["table"]:
         for key in ("ours", "stock", "ratio"):
             if key not in row:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List
 
-from tools.bench.load import run_level, sanity_pass, wait_first_answer
+from tools.bench.load import long_conversation, run_level, sanity_pass, wait_first_answer
 from tools.bench.procstats import RssSampler, cpu_percent, cpu_seconds
 from tools.bench.report import ROOT, SCHEMA, _fmt, _rel
 
@@ -132,6 +132,12 @@ class Settings:
     startup_timeout: float = 300
     stock_server: str = "rasa"
     extra: Dict[str, Any] = field(default_factory=dict)
+    varied_levels: List[int] = field(default_factory=list)  # the varied workload's levels
+    long_turns: int = 0  # the long conversation's turns (0: none)
+    baseline: str = "stock"  # or "unpatched": our model with CITYLINK_PATCHES_OFF=all
+
+
+UNPATCHED = "config.yml served with CITYLINK_PATCHES_OFF=all (Rasa's own code paths)"
 
 
 def _server_name(command: List[str]) -> str:
@@ -152,10 +158,15 @@ def bench_config(
     run_dir.mkdir(parents=True, exist_ok=True)
     env = stack_environment(p.actions, p.citysim, tracker_db=run_dir / "tracker.db")
     env["CITYLINK_RATE_CONVERSATION"] = "0"  # virtual citizens send as fast as answered
+    unpatched = name == "stock" and settings.baseline == "unpatched"
+    if unpatched:
+        env["CITYLINK_PATCHES_OFF"] = "all"
     kwargs: Dict[str, Any] = {}
     if "stock_server" in inspect.signature(services).parameters:
         # Stock Rasa is served by plain `rasa run`, ours by bot.server (unless --stock-server ours).
-        kwargs["stock_server"] = name == "stock" and settings.stock_server == "rasa"
+        kwargs["stock_server"] = (
+            name == "stock" and settings.stock_server == "rasa" and not unpatched
+        )
     svc = services(
         model=str(model),
         bot_port=p.bot,
@@ -166,7 +177,7 @@ def bench_config(
     )
     bot_url = f"http://127.0.0.1:{p.bot}"
     result: Dict[str, Any] = {
-        "config": CONFIGS[name]["config"],
+        "config": UNPATCHED if unpatched else CONFIGS[name]["config"],
         "model": _rel(model),
         "model_mb": round(model.stat().st_size / 2**20, 1),
         "server": _server_name(svc["bot"].command),
@@ -216,9 +227,9 @@ def bench_config(
                     flush=True,
                 )
             result["rss_after_start_mb"] = {k: round(v, 1) for k, v in sampler.end_phase().items()}
-            result["levels"] = {}
-            for level in settings.levels:
-                tag = f"{name}-c{level}-{uuid.uuid4().hex[:6]}"
+
+            def measure(level: int, workload: str) -> Dict[str, Any]:
+                tag = f"{name}-{workload[0]}{level}-{uuid.uuid4().hex[:6]}"
                 load_before = os.getloadavg()[0]
                 cpu_before, level_started = cpu_snapshot(), time.monotonic()
                 summary = asyncio.run(
@@ -230,6 +241,7 @@ def bench_config(
                         settings.seed,
                         settings.timeout,
                         tag,
+                        workload,
                     )
                 )
                 # Warm-up and window together: where the machine's two cores went.
@@ -238,10 +250,10 @@ def bench_config(
                 )
                 summary["peak_rss_mb"] = {k: round(v, 1) for k, v in sampler.end_phase().items()}
                 summary["loadavg_1m_before"] = round(load_before, 2)
-                result["levels"][str(level)] = summary
                 lat = summary["latency_ms"]
                 print(
-                    f"[{name}] {level:>3} citizens: {summary['throughput_msg_s']:.2f} msg/s, "
+                    f"[{name}] {workload} {level:>3} citizens: "
+                    f"{summary['throughput_msg_s']:.2f} msg/s, "
                     f"p50 {_fmt(lat['p50'])} p95 {_fmt(lat['p95'])} p99 {_fmt(lat['p99'])} ms, "
                     f"{summary['answered']} answered, {summary['errors']} errors, "
                     f"{summary['mismatches']} unexpected",
@@ -250,6 +262,29 @@ def bench_config(
                 print(
                     f"[{name}]     CPU (% of one core): "
                     + ", ".join(f"{k} {v:.0f}" for k, v in summary["cpu_percent"].items()),
+                    flush=True,
+                )
+                return summary
+
+            result["levels"] = {str(level): measure(level, "scripted") for level in settings.levels}
+            result["varied"] = {
+                str(level): measure(level, "varied") for level in settings.varied_levels
+            }
+            if settings.long_turns:
+                long = asyncio.run(
+                    long_conversation(
+                        bot_url,
+                        settings.long_turns,
+                        settings.timeout,
+                        f"{name}-{uuid.uuid4().hex[:6]}",
+                    )
+                )
+                result["long"] = long
+                print(
+                    f"[{name}] one conversation of {long['turns']} turns: p50 of the first "
+                    f"{long['window']} {_fmt(long['first_p50_ms'])} ms, of the last "
+                    f"{_fmt(long['last_p50_ms'])} ms (x{_fmt(long['last_over_first'])}), "
+                    f"{long['errors']} errors",
                     flush=True,
                 )
         finally:

@@ -99,3 +99,22 @@ def ratio(ours: Optional[float], stock: Optional[float]) -> Optional[float]:
     if ours is None or stock is None or stock == 0:
         return None
     return ours / stock
+
+
+def long_summary(samples: Sequence[Sample], window: int) -> Dict[str, Any]:
+    """A long conversation: every turn's latency (ms, None for an error) and the p50 of
+    its first and last `window` answered turns, with their ratio (last / first)."""
+    per_turn = [None if s.error else round(s.latency * 1000, 2) for s in samples]
+    answered = [ms for ms in per_turn if ms is not None]
+    first = percentile(answered[:window], 50)
+    last = percentile(answered[-window:], 50)
+    return {
+        "turns": len(samples),
+        "window": window,
+        "errors": sum(1 for s in samples if s.error),
+        "empty": sum(1 for s in samples if s.empty and not s.error),
+        "first_p50_ms": first,
+        "last_p50_ms": last,
+        "last_over_first": ratio(last, first),
+        "per_turn_ms": per_turn,
+    }

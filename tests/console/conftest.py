@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Dict, Iterator, List
 
 import pytest
@@ -22,6 +23,7 @@ from playwright.sync_api import Browser, Page
 
 from console import db, queries, seed
 from console.summary import Indexer
+from tests import postgres
 from tests.webchat.conftest import browser, playwright  # noqa: F401  (shared Chromium fixtures)
 from tools.stack import ROOT, Stack, services, stack_environment
 
@@ -58,6 +60,21 @@ SEEDED: List[Seeded] = [
     Seeded("web:sz-appointment", "appointment", "深圳", 1),
     Seeded("web:gz-violation", "violation", "广州", 0),
 ] + [Seeded(f"rest:bulk-{n:02d}", "violation", "上海", 10 + n % 3) for n in range(55)]
+
+
+@pytest.fixture(scope="package")
+def pg_server() -> Iterator[str]:
+    """One throwaway PostgreSQL server for the console's database tests."""
+    with postgres.server() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh database URL on each engine the tracker store supports."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'tracker.db'}"
+    return postgres.new_database(request.getfixturevalue("pg_server"))
 
 
 def free_port() -> int:

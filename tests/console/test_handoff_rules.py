@@ -6,14 +6,11 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Tuple
-
-import pytest
+from typing import Any, Dict, List, Tuple
 
 from common import handoff
 from console import db, handoff_view, seed
 from console.summary import Indexer
-from tests import postgres
 
 HOUR = 3600.0
 
@@ -78,22 +75,8 @@ def test_canned_replies_per_service() -> None:
     assert violation[-3:] == handoff_view.canned_replies(None)  # `all` comes last, always
 
 
-@pytest.fixture(scope="module")
-def pg_server() -> Iterator[str]:
-    with postgres.server() as url:
-        yield url
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def queue_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """The queue on both databases the tracker store supports."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'queue.db'}"
-    return postgres.new_database(request.getfixturevalue("pg_server"))
-
-
-def test_queue_order_positions_and_one_holder(queue_url: str) -> None:
-    eng = handoff.engine(queue_url)
+def test_queue_order_positions_and_one_holder(database: str) -> None:
+    eng = handoff.engine(database)
     first = handoff.file_request(eng, "web:a", "words", "深圳", None, False, now=10.0)
     second = handoff.file_request(eng, "wechat:b", "button", None, None, False, now=20.0)
     assert (first.position, second.position) == (1, 2)

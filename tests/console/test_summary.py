@@ -3,34 +3,19 @@ from __future__ import annotations
 
 import random
 import time
-from typing import Any, Dict, Iterator
+from typing import Any, Dict
 
-import pytest
 import sqlalchemy as sa
 
 from console import db, queries, seed
 from console.pii import masked_message
 from console.summary import Indexer
-from tests import postgres
 
 FLAGS = ("fallback", "handoff", "backend_error", "form_abandoned", "completed")
 EXPECTED = {
     "violation": {"completed"}, "appointment": {"completed"}, "fallback": {"fallback"},
     "handoff": {"handoff"}, "backend_error": {"backend_error"}, "abandoned": {"form_abandoned"},
 }
-
-
-@pytest.fixture(scope="module")
-def pg_server() -> Iterator[str]:
-    with postgres.server() as url:
-        yield url
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest, tmp_path: Any) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'tracker.db'}"
-    return postgres.new_database(request.getfixturevalue("pg_server"))
 
 
 def summaries(url: str) -> Dict[str, Dict[str, Any]]:

@@ -14,7 +14,8 @@ the tracker Rasa would have sent.
 
 Memory: the events of the last call of up to `SIZE` conversations, for `TTL`
 seconds (in memory only, never written; the bot sends them on every call
-anyway). A full call (`base` absent) replaces a conversation's entry.
+anyway). A full call (`base` absent) replaces a conversation's entry; a call of
+an erasing action (删除我的记录) drops it.
 """
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ PARTIAL = "citylink_tracker"
 PROBE_PATH = "/webhook/citylink-events"  # GET: 200 when this server rebuilds calls
 SIZE = 256
 TTL = 900.0
+# Actions that erase the conversation (actions/privacy.py): its events are not kept here either.
+ERASING = frozenset({"action_delete_my_data"})
 
 
 @dataclass
@@ -63,6 +66,9 @@ class EventMemory:
             call["tracker"] = tracker
             if sync.get("domain") == "base":
                 call["domain"] = held.domain
+        if call.get("next_action") in ERASING:
+            self._held.pop(sender, None)  # the citizen asked to be forgotten: nothing stays in memory
+            return True
         tracker = call.get("tracker") or {}
         self._held[sender] = Held(str(sync.get("id")), list(tracker.get("events") or []),
                                   call.get("domain"), now)

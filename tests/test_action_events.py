@@ -135,3 +135,17 @@ def test_the_endpoint_retries_whole_on_409_and_asks_once_whether_the_server_rebu
     talk(tracker, 2)
     asyncio.run(endpoint.request(json=remote._action_call_format(tracker, DOMAIN)))
     assert isinstance(seen[-2][2], action_events.PartialCall) and "tracker" in seen[-1][2]
+
+
+def test_an_erasing_action_leaves_nothing_of_the_conversation_in_memory() -> None:
+    server, remote = EventMemory(), action()
+    tracker = DialogueStateTracker("citizen", DOMAIN.slots)
+    talk(tracker, 1)
+    assert server.rebuild(json.loads(json.dumps(remote._action_call_format(tracker, DOMAIN))))
+    assert len(server) == 1
+    talk(tracker, 2)
+    erase = action("action_delete_my_data")._action_call_format(tracker, DOMAIN)
+    wire = json.loads(json.dumps(erase))
+    assert server.rebuild(wire)  # the erasing call itself runs on the full tracker
+    assert plain(wire) == plain(STOCK_FORMAT(action("action_delete_my_data"), tracker, DOMAIN))
+    assert len(server) == 0

@@ -386,30 +386,42 @@ def test_long_summary_compares_the_first_and_the_last_answered_turns() -> None:
     samples.insert(3, stats.Sample("long", 0.0, 9.0, "timeout"))
     summary = stats.long_summary(samples, 3)
     assert summary["turns"] == 8 and summary["errors"] == 1
-    assert summary["first_p50_ms"] == pytest.approx(12) and summary["last_p50_ms"] == pytest.approx(32)
+    assert summary["first_p50_ms"] == pytest.approx(12) and summary["last_p50_ms"] == pytest.approx(
+        32
+    )
     assert summary["last_over_first"] == pytest.approx(32 / 12)
     assert summary["per_turn_ms"][3] is None and len(summary["per_turn_ms"]) == 8
 
 
 def test_comparison_table_has_the_varied_levels_and_the_long_conversation() -> None:
-    configs = {"ours": with_varied_and_long(config_result(0.5), 1.0),
-               "stock": with_varied_and_long(config_result(2.0), 3.0)}
+    configs = {
+        "ours": with_varied_and_long(config_result(0.5), 1.0),
+        "stock": with_varied_and_long(config_result(2.0), 3.0),
+    }
     rows = {r["figure"]: r for r in reporting.comparison_table(configs, [1, 8, 32], [1, 32], True)}
     assert rows["varied_p95_c32"]["ours"] == pytest.approx(3200)
     assert rows["varied_throughput_c1"]["ratio"] == pytest.approx(4.0)
     assert rows["long_first_p50"]["ours"] == pytest.approx(10)
     assert rows["long_last_p50"]["stock"] == pytest.approx(45)
-    assert rows["long_ratio"]["ours"] == pytest.approx(1.5) and rows["long_ratio"]["better"] == "lower"
+    assert (
+        rows["long_ratio"]["ours"] == pytest.approx(1.5) and rows["long_ratio"]["better"] == "lower"
+    )
     assert "varied_p50_c8" not in rows  # only the varied levels asked for
 
 
 def test_the_varied_workload_is_its_own_and_replayable() -> None:
     import re
 
-    first = [t.text for c in itertools.islice(load.conversation_schedule(7, 3, "varied"), 20)
-             for t in c.turns]
-    again = [t.text for c in itertools.islice(load.conversation_schedule(7, 3, "varied"), 20)
-             for t in c.turns]
+    first = [
+        t.text
+        for c in itertools.islice(load.conversation_schedule(7, 3, "varied"), 20)
+        for t in c.turns
+    ]
+    again = [
+        t.text
+        for c in itertools.islice(load.conversation_schedule(7, 3, "varied"), 20)
+        for t in c.turns
+    ]
     assert first == again and len(first) == 20 * load.VARIED_TURNS
     assert set(first) <= set(load.VARIED_MESSAGES) and len(set(first)) > 30
     assert len(set(load.VARIED_MESSAGES)) == len(load.VARIED_MESSAGES) == 100
@@ -433,20 +445,42 @@ def test_parse_args_varied_long_and_baseline() -> None:
 
 
 def test_plots_include_the_varied_workload_and_the_long_conversation(tmp_path: Path) -> None:
-    configs = {"ours": with_varied_and_long(config_result(0.5), 1.0),
-               "stock": with_varied_and_long(config_result(2.0), 3.0)}
+    configs = {
+        "ours": with_varied_and_long(config_result(0.5), 1.0),
+        "stock": with_varied_and_long(config_result(2.0), 3.0),
+    }
     paths = plots.plot(make_report(configs), tmp_path, "bench")
-    assert [p.name for p in paths] == ["bench_latency.png", "bench_throughput.png",
-                                       "bench_varied.png", "bench_long.png"]
+    assert [p.name for p in paths] == [
+        "bench_latency.png",
+        "bench_throughput.png",
+        "bench_varied.png",
+        "bench_long.png",
+    ]
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in paths)
 
 
 def test_a_report_with_the_varied_levels_and_the_long_conversation_validates() -> None:
     configs = {"ours": with_varied_and_long(config_result(0.5), 1.0)}
-    settings = run.Settings([1, 8, 32], 60, 10, 1, 60, run.Ports.from_base(25000), Path("/tmp"),
-                            varied_levels=[1, 32], long_turns=41)
-    report = cli.build_report(configs, settings, ["python", "-m", "tools.bench"], {"nproc": "2"},
-                              {"commit": "0" * 40, "dirty": False}, "2024-01-01T00:00:00+00:00", 1.0)
+    settings = run.Settings(
+        [1, 8, 32],
+        60,
+        10,
+        1,
+        60,
+        run.Ports.from_base(25000),
+        Path("/tmp"),
+        varied_levels=[1, 32],
+        long_turns=41,
+    )
+    report = cli.build_report(
+        configs,
+        settings,
+        ["python", "-m", "tools.bench"],
+        {"nproc": "2"},
+        {"commit": "0" * 40, "dirty": False},
+        "2024-01-01T00:00:00+00:00",
+        1.0,
+    )
     assert reporting.validate_report(json.loads(json.dumps(report))) == []
     del configs["ours"]["varied"]["32"]
     assert "configs.ours.varied: missing 32" in reporting.validate_report(report)

@@ -29,14 +29,18 @@ from typing import Any, Callable, Dict, List, Optional
 from bot.patches.guard import Target
 
 TARGETS = (
-    Target("rasa.core.actions.action:RemoteAction._action_call_format",
-           ("self", "tracker", "domain")),
+    Target(
+        "rasa.core.actions.action:RemoteAction._action_call_format", ("self", "tracker", "domain")
+    ),
     Target("rasa.core.actions.action:RemoteAction._is_selective_domain_enabled", ("self",)),
-    Target("rasa.utils.endpoints:EndpointConfig.request",
-           ("self", "method", "subpath", "content_type", "compress", "kwargs")),
+    Target(
+        "rasa.utils.endpoints:EndpointConfig.request",
+        ("self", "method", "subpath", "content_type", "compress", "kwargs"),
+    ),
     Target("rasa.utils.endpoints:ClientResponseError", None),
-    Target("rasa.shared.core.trackers:DialogueStateTracker.current_state",
-           ("self", "event_verbosity")),
+    Target(
+        "rasa.shared.core.trackers:DialogueStateTracker.current_state", ("self", "event_verbosity")
+    ),
     Target("rasa.core.actions.action:COMPRESS_ACTION_SERVER_REQUEST_ENV_NAME"),
     Target("rasa.core.actions.action:DEFAULT_COMPRESS_ACTION_SERVER_REQUEST"),
     Target("rasa.utils.common:get_bool_env_variable", ("variable_name", "default_variable_value")),
@@ -85,15 +89,23 @@ def action_call_format(self: Any, tracker: Any, domain: Any) -> Dict[str, Any]:
 
     events = list(tracker.events)
     state = tracker.current_state(EventVerbosity.NONE)  # Rasa's state but the events
-    call: Dict[str, Any] = {"next_action": self._name, "sender_id": tracker.sender_id,
-                            "version": rasa.__version__}
-    sends_domain = (not self._is_selective_domain_enabled()
-                    or domain.does_custom_action_explicitly_need_domain(self.name()))
+    call: Dict[str, Any] = {
+        "next_action": self._name,
+        "sender_id": tracker.sender_id,
+        "version": rasa.__version__,
+    }
+    sends_domain = (
+        not self._is_selective_domain_enabled()
+        or domain.does_custom_action_explicitly_need_domain(self.name())
+    )
     call_id = uuid.uuid4().hex
 
     def whole() -> Dict[str, Any]:
-        full = {**call, "tracker": {**state, "events": [e.as_dict() for e in events]},
-                SYNC: {"id": call_id}}
+        full = {
+            **call,
+            "tracker": {**state, "events": [e.as_dict() for e in events]},
+            SYNC: {"id": call_id},
+        }
         if sends_domain:
             full["domain"] = domain.as_dict()
         return full
@@ -101,17 +113,20 @@ def action_call_format(self: Any, tracker: Any, domain: Any) -> Dict[str, Any]:
     url = getattr(self.action_endpoint, "url", None)
     sent = _sent.pop(tracker.sender_id, None)
     # A compressed call reaches rasa_sdk before the server could rebuild it.
-    compressed = get_bool_env_variable(COMPRESS_ACTION_SERVER_REQUEST_ENV_NAME,
-                                       DEFAULT_COMPRESS_ACTION_SERVER_REQUEST)
-    keep = _agreed(events, sent.events) if (
-        sent and _rebuilds.get(str(url)) and not compressed) else 0
+    compressed = get_bool_env_variable(
+        COMPRESS_ACTION_SERVER_REQUEST_ENV_NAME, DEFAULT_COMPRESS_ACTION_SERVER_REQUEST
+    )
+    keep = (
+        _agreed(events, sent.events) if (sent and _rebuilds.get(str(url)) and not compressed) else 0
+    )
     _sent[tracker.sender_id] = Sent(call_id, events, domain if sends_domain else None)
     while len(_sent) > SIZE:
         _sent.popitem(last=False)
     if not keep or sent is None:
         return whole()
-    partial = PartialCall(call, **{PARTIAL: {**state, "events": [
-        e.as_dict() for e in events[keep:]]}})
+    partial = PartialCall(
+        call, **{PARTIAL: {**state, "events": [e.as_dict() for e in events[keep:]]}}
+    )
     partial[SYNC] = {"id": call_id, "base": sent.call_id, "keep": keep}
     if sends_domain and sent.domain is domain:
         partial[SYNC]["domain"] = "base"
@@ -127,10 +142,14 @@ def apply() -> None:
 
     request = EndpointConfig.request
 
-    async def request_or_whole(self: EndpointConfig, method: str = "post",
-                               subpath: Optional[str] = None,
-                               content_type: Optional[str] = "application/json",
-                               compress: bool = False, **kwargs: Any) -> Any:
+    async def request_or_whole(
+        self: EndpointConfig,
+        method: str = "post",
+        subpath: Optional[str] = None,
+        content_type: Optional[str] = "application/json",
+        compress: bool = False,
+        **kwargs: Any,
+    ) -> Any:
         call = kwargs.get("json")
         if isinstance(call, PartialCall):
             try:
@@ -141,8 +160,11 @@ def apply() -> None:
                     raise
             kwargs["json"] = call.whole()
         answer = await request(self, method, subpath, content_type, compress, **kwargs)
-        if isinstance(kwargs.get("json"), dict) and SYNC in kwargs["json"] \
-                and str(self.url) not in _rebuilds:
+        if (
+            isinstance(kwargs.get("json"), dict)
+            and SYNC in kwargs["json"]
+            and str(self.url) not in _rebuilds
+        ):
             try:  # once per endpoint: does its server rebuild calls?
                 await request(self, "get", PROBE)
                 _rebuilds[str(self.url)] = True

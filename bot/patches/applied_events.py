@@ -26,12 +26,18 @@ from bot.patches.guard import Target
 
 TARGETS = (
     Target("rasa.shared.core.trackers:DialogueStateTracker.applied_events", ("self",)),
-    Target("rasa.shared.core.trackers:DialogueStateTracker._undo_till_previous",
-           ("event_type", "done_events")),
-    Target("rasa.shared.core.trackers:DialogueStateTracker._first_loop_execution_or_unhappy_path",
-           ("self", "loop_action_name", "applied_events")),
-    Target("rasa.shared.core.trackers:DialogueStateTracker._undo_till_previous_loop_execution",
-           ("loop_action_name", "done_events")),
+    Target(
+        "rasa.shared.core.trackers:DialogueStateTracker._undo_till_previous",
+        ("event_type", "done_events"),
+    ),
+    Target(
+        "rasa.shared.core.trackers:DialogueStateTracker._first_loop_execution_or_unhappy_path",
+        ("self", "loop_action_name", "applied_events"),
+    ),
+    Target(
+        "rasa.shared.core.trackers:DialogueStateTracker._undo_till_previous_loop_execution",
+        ("loop_action_name", "done_events"),
+    ),
 )
 
 FOLD = "_citylink_applied_fold"  # tracker attribute
@@ -51,8 +57,11 @@ class Fold:
 
     def matches(self, tracker: Any) -> bool:
         events = tracker.events
-        return (events is self.events and len(events) >= self.count
-                and (self.count == 0 or events[self.count - 1] is self.last))
+        return (
+            events is self.events
+            and len(events) >= self.count
+            and (self.count == 0 or events[self.count - 1] is self.last)
+        )
 
     def advance(self, tracker: Any, new: List[Any]) -> None:
         from rasa.shared.core.events import (
@@ -73,9 +82,11 @@ class Fold:
             elif isinstance(event, UserUtteranceReverted):
                 tracker._undo_till_previous(UserUttered, applied)
                 tracker._undo_till_previous(ActionExecuted, applied)
-            elif (isinstance(event, ActionExecuted) and event.action_name in self.loops
-                  and not tracker._first_loop_execution_or_unhappy_path(
-                      event.action_name, applied)):
+            elif (
+                isinstance(event, ActionExecuted)
+                and event.action_name in self.loops
+                and not tracker._first_loop_execution_or_unhappy_path(event.action_name, applied)
+            ):
                 tracker._undo_till_previous_loop_execution(event.action_name, applied)
             else:
                 applied.append(event)

@@ -36,9 +36,16 @@ TARGETS = (
         ("self", "tracker", "omit_unset_slots", "ignore_rule_only_turns", "rule_only_data"),
     ),
     Target("rasa.shared.core.domain:Domain._get_prev_action_sub_state", ("tracker",)),
-    Target("rasa.shared.core.domain:Domain.get_active_state", ("self", "tracker", "omit_unset_slots")),
-    Target("rasa.shared.core.domain:Domain._remove_rule_only_features", ("state", "rule_only_data")),
-    Target("rasa.shared.core.domain:Domain._substitute_rule_only_user_input", ("state", "last_ml_state")),
+    Target(
+        "rasa.shared.core.domain:Domain.get_active_state", ("self", "tracker", "omit_unset_slots")
+    ),
+    Target(
+        "rasa.shared.core.domain:Domain._remove_rule_only_features", ("state", "rule_only_data")
+    ),
+    Target(
+        "rasa.shared.core.domain:Domain._substitute_rule_only_user_input",
+        ("state", "last_ml_state"),
+    ),
     Target("rasa.shared.core.domain:Domain._clean_state", ("state",)),
     Target("rasa.shared.core.trackers:DialogueStateTracker.init_copy", ("self",)),
     Target("rasa.shared.core.trackers:DialogueStateTracker.applied_events", ("self",)),
@@ -75,7 +82,7 @@ class Replay:
         if not self.checkpoints:
             return False
         at, saved = self.checkpoints[-1]
-        del self.events[at:], self.ids[at:], self.states[saved["states"]:]
+        del self.events[at:], self.ids[at:], self.states[saved["states"] :]
         self.last_ml_action_sub_state = saved["last_ml"]
         self.turn_was_hidden = saved["hidden"]
         tr = self.tracker
@@ -90,17 +97,29 @@ class Replay:
     def checkpoint(self) -> None:
         """Remember the replay's state before the event it applies next."""
         tr = self.tracker
-        self.checkpoints.append((len(self.events), {
-            "states": len(self.states), "last_ml": self.last_ml_action_sub_state,
-            "hidden": self.turn_was_hidden,
-            "slots": {name: (slot._value, slot._has_been_set) for name, slot in tr.slots.items()},
-            "latest_message": tr.latest_message, "latest_bot_utterance": tr.latest_bot_utterance,
-            "followup_action": tr.followup_action, "_paused": tr._paused,
-            "latest_action": tr.latest_action and dict(tr.latest_action),
-            "active_loop": tr.active_loop and dataclasses.replace(tr.active_loop)}))
+        self.checkpoints.append(
+            (
+                len(self.events),
+                {
+                    "states": len(self.states),
+                    "last_ml": self.last_ml_action_sub_state,
+                    "hidden": self.turn_was_hidden,
+                    "slots": {
+                        name: (slot._value, slot._has_been_set) for name, slot in tr.slots.items()
+                    },
+                    "latest_message": tr.latest_message,
+                    "latest_bot_utterance": tr.latest_bot_utterance,
+                    "followup_action": tr.followup_action,
+                    "_paused": tr._paused,
+                    "latest_action": tr.latest_action and dict(tr.latest_action),
+                    "active_loop": tr.active_loop and dataclasses.replace(tr.active_loop),
+                },
+            )
+        )
 
-    def step(self, domain: Any, hide_rule_turn: bool, arguments: Tuple[bool, bool, Any],
-             keep: bool) -> Optional[Dict[str, Any]]:
+    def step(
+        self, domain: Any, hide_rule_turn: bool, arguments: Tuple[bool, bool, Any], keep: bool
+    ) -> Optional[Dict[str, Any]]:
         """The body of Rasa's loop for the tracker as replayed so far; with `keep`
         the loop's variables and the state are kept, else left as they were."""
         omit_unset_slots, ignore_rule_only_turns, rule_only_data = arguments
@@ -130,7 +149,7 @@ class Replay:
     def advance(self, domain: Any, applied: List[Any], arguments: Tuple[bool, bool, Any]) -> None:
         from rasa.shared.core.events import ActionExecuted
 
-        for event in applied[len(self.ids):]:
+        for event in applied[len(self.ids) :]:
             if isinstance(event, ActionExecuted):
                 self.checkpoint()
                 self.step(domain, event.hide_rule_turn, arguments, keep=True)
@@ -148,8 +167,12 @@ def states_for_tracker_history(
 ) -> List[Dict[str, Any]]:
     """Rasa's `Domain.states_for_tracker_history`, continuing the kept replay."""
     arguments = (omit_unset_slots, ignore_rule_only_turns, rule_only_data)
-    key = (id(domain), omit_unset_slots, ignore_rule_only_turns,
-           json.dumps(rule_only_data, sort_keys=True, default=str))
+    key = (
+        id(domain),
+        omit_unset_slots,
+        ignore_rule_only_turns,
+        json.dumps(rule_only_data, sort_keys=True, default=str),
+    )
     replays: Dict[Any, Replay] = tracker.__dict__.setdefault(REPLAYS, {})
     applied = tracker.applied_events()
     replay = replays.get(key)

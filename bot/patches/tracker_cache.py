@@ -21,8 +21,10 @@ from bot.patches.guard import Target
 
 TARGETS = (
     Target("rasa.core.tracker_store:SQLTrackerStore.retrieve", ("self", "sender_id")),
-    Target("rasa.core.tracker_store:SQLTrackerStore._retrieve",
-           ("self", "sender_id", "fetch_events_from_all_sessions")),
+    Target(
+        "rasa.core.tracker_store:SQLTrackerStore._retrieve",
+        ("self", "sender_id", "fetch_events_from_all_sessions"),
+    ),
     Target("rasa.core.tracker_store:SQLTrackerStore.session_scope", ("self",)),
     Target("rasa.shared.core.events:Event.from_parameters", ("parameters", "default")),
 )

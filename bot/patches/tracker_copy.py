@@ -31,16 +31,21 @@ TARGETS = (
     Target("rasa.shared.core.trackers:DialogueStateTracker.copy", ("self",)),
     Target("rasa.shared.core.trackers:DialogueStateTracker.init_copy", ("self",)),
     Target("rasa.shared.core.trackers:DialogueStateTracker._create_events", ("self", "evts")),
-    Target("rasa.shared.core.trackers:DialogueStateTracker.events_after_latest_restart",
-           ("self",)),
+    Target("rasa.shared.core.trackers:DialogueStateTracker.events_after_latest_restart", ("self",)),
     Target("rasa.shared.core.trackers:TrackerActiveLoop"),
-    Target("rasa.core.actions.forms:FormAction._temporary_tracker",
-           ("self", "current_tracker", "additional_events", "domain")),
+    Target(
+        "rasa.core.actions.forms:FormAction._temporary_tracker",
+        ("self", "current_tracker", "additional_events", "domain"),
+    ),
     Target("rasa.core.actions.forms:FormAction.get_slot_to_fill", ("self", "tracker")),
-    Target("rasa.core.actions.action:ActionExtractSlots._execute_validation_action",
-           ("self", "extraction_events", "output_channel", "nlg", "tracker", "domain")),
-    Target("rasa.core.actions.action:ActionExtractSlots._run_custom_action",
-           ("self", "custom_action", "output_channel", "nlg", "tracker", "domain")),
+    Target(
+        "rasa.core.actions.action:ActionExtractSlots._execute_validation_action",
+        ("self", "extraction_events", "output_channel", "nlg", "tracker", "domain"),
+    ),
+    Target(
+        "rasa.core.actions.action:ActionExtractSlots._run_custom_action",
+        ("self", "custom_action", "output_channel", "nlg", "tracker", "domain"),
+    ),
 )
 
 _stock_copy: Any = None
@@ -75,30 +80,46 @@ def _extended(tracker: Any, added: List[Any], domain: Any) -> Any:
     from rasa.shared.core.events import Restarted
     from rasa.shared.core.trackers import DialogueStateTracker
 
-    if (tracker._max_event_history is not None or Restarted in map(type, tracker.events)
-            or {*tracker.slots} != {slot.name for slot in domain.slots}):
+    if (
+        tracker._max_event_history is not None
+        or Restarted in map(type, tracker.events)
+        or {*tracker.slots} != {slot.name for slot in domain.slots}
+    ):
         return DialogueStateTracker.from_events(
-            tracker.sender_id, tracker.events_after_latest_restart() + added,
-            slots=domain.slots)
+            tracker.sender_id, tracker.events_after_latest_restart() + added, slots=domain.slots
+        )
     new = state_copy(tracker, list(tracker.events))
     for event in added:
         new.update(event)
     return new
 
 
-def temporary_tracker(self: Any, current_tracker: Any, additional_events: List[Any],
-                      domain: Any) -> Any:
+def temporary_tracker(
+    self: Any, current_tracker: Any, additional_events: List[Any], domain: Any
+) -> Any:
     """Rasa's `FormAction._temporary_tracker` (same events, same order), from the state."""
     from rasa.shared.core.constants import REQUESTED_SLOT
     from rasa.shared.core.events import ActionExecuted, SlotSet
 
-    return _extended(current_tracker, [
-        SlotSet(REQUESTED_SLOT, self.get_slot_to_fill(current_tracker)),
-        ActionExecuted(self.name()), *additional_events], domain)
+    return _extended(
+        current_tracker,
+        [
+            SlotSet(REQUESTED_SLOT, self.get_slot_to_fill(current_tracker)),
+            ActionExecuted(self.name()),
+            *additional_events,
+        ],
+        domain,
+    )
 
 
-async def execute_validation_action(self: Any, extraction_events: List[Any], output_channel: Any,
-                                    nlg: Any, tracker: Any, domain: Any) -> List[Any]:
+async def execute_validation_action(
+    self: Any,
+    extraction_events: List[Any],
+    output_channel: Any,
+    nlg: Any,
+    tracker: Any,
+    domain: Any,
+) -> List[Any]:
     """Rasa's `ActionExtractSlots._execute_validation_action`, its tracker from the state."""
     from rasa.shared.core.constants import ACTION_VALIDATE_SLOT_MAPPINGS
     from rasa.shared.core.events import SlotSet
@@ -107,8 +128,12 @@ async def execute_validation_action(self: Any, extraction_events: List[Any], out
     if ACTION_VALIDATE_SLOT_MAPPINGS not in domain.user_actions:
         return slot_events
     validate_events = await self._run_custom_action(
-        ACTION_VALIDATE_SLOT_MAPPINGS, output_channel, nlg,
-        _extended(tracker, slot_events, domain), domain)
+        ACTION_VALIDATE_SLOT_MAPPINGS,
+        output_channel,
+        nlg,
+        _extended(tracker, slot_events, domain),
+        domain,
+    )
     validated = {event.key for event in validate_events if isinstance(event, SlotSet)}
     # A slot the action did not answer for is valid (Rasa's rule).
     return validate_events + [event for event in slot_events if event.key not in validated]

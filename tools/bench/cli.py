@@ -218,8 +218,11 @@ def main(argv: Optional[List[str]] = None) -> int:
             stored = ROOT / CONFIGS[name]["model"]
             if name == "stock" and args.baseline == "unpatched":
                 models[name] = models["ours"]
-                training[name] = {"seconds": None, "peak_rss_mb": None,
-                                  "source": "ours's model (--baseline unpatched)"}
+                training[name] = {
+                    "seconds": None,
+                    "peak_rss_mb": None,
+                    "source": "ours's model (--baseline unpatched)",
+                }
                 continue
             if args.skip_train and stored.exists():
                 models[name] = stored

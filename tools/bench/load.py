@@ -106,15 +106,19 @@ WORKLOADS = ("scripted", "varied")
 VARIED_TURNS = 5  # a varied citizen starts a new conversation every 5 messages
 
 
-def conversation_schedule(seed: int, user: int, workload: str = "scripted") -> Iterator[Conversation]:
+def conversation_schedule(
+    seed: int, user: int, workload: str = "scripted"
+) -> Iterator[Conversation]:
     """The endless, reproducible sequence of conversations of one citizen: the
     scripted conversations above, or (`varied`) 5 messages drawn from
     tools/bench/varied.py, whose answers are not checked (only that there is one)."""
     rng = random.Random(f"{seed}:{user}")
     while True:
         if workload == "varied":
-            yield Conversation("varied", tuple(
-                Turn(rng.choice(VARIED_MESSAGES), "varied") for _ in range(VARIED_TURNS)))
+            yield Conversation(
+                "varied",
+                tuple(Turn(rng.choice(VARIED_MESSAGES), "varied") for _ in range(VARIED_TURNS)),
+            )
         else:
             yield rng.choice(CONVERSATIONS)
 

@@ -97,8 +97,14 @@ def _varied(plt: Any, configs: Dict[str, Any], path: Path, colors: Dict[str, str
         levels = sorted(int(level) for level in result.get("varied") or {})
         for p, style in (("p50", "-"), ("p95", "--")):
             ys = [result["varied"][str(level)]["latency_ms"].get(p) for level in levels]
-            ax.plot(levels, [y if y is not None else float("nan") for y in ys], style,
-                    marker="o", color=colors.get(name), label=f"{label(name, result)} {p}")
+            ax.plot(
+                levels,
+                [y if y is not None else float("nan") for y in ys],
+                style,
+                marker="o",
+                color=colors.get(name),
+                label=f"{label(name, result)} {p}",
+            )
         ax.set_xscale("log", base=2)
         ax.set_xticks(levels)
         ax.set_xticklabels([str(level) for level in levels])
@@ -118,7 +124,7 @@ def _running_median(values: List[float], n: int) -> List[float]:
     """The median of each value and the n - 1 before it (errors, NaN, left out)."""
     out = []
     for i in range(len(values)):
-        window = [v for v in values[max(0, i - n + 1): i + 1] if v == v]
+        window = [v for v in values[max(0, i - n + 1) : i + 1] if v == v]
         out.append(statistics.median(window) if window else float("nan"))
     return out
 
@@ -131,8 +137,13 @@ def _long(plt: Any, configs: Dict[str, Any], path: Path, colors: Dict[str, str])
         turns = list(range(1, len(per_turn) + 1))
         ys = [y if y is not None else float("nan") for y in per_turn]
         ax.plot(turns, ys, ".", color=colors.get(name), alpha=0.3, markersize=3)
-        ax.plot(turns, _running_median(ys, 10), "-", color=colors.get(name),
-                label=f"{label(name, result)} (median of 10)")
+        ax.plot(
+            turns,
+            _running_median(ys, 10),
+            "-",
+            color=colors.get(name),
+            label=f"{label(name, result)} (median of 10)",
+        )
     ax.set_yscale("log")
     ax.set_xlabel("turn of the conversation")
     ax.set_ylabel("latency (ms, log)")

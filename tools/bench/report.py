@@ -36,16 +36,16 @@ def figures(
         rows.append(Figure(f"throughput_c{level}", f"throughput @{level}", "msg/s", "higher"))
     for level in varied_levels:
         for p in ("p50", "p95"):
-            rows.append(Figure(f"varied_{p}_c{level}", f"varied: latency {p} @{level}", "ms",
-                               "lower"))
-        rows.append(Figure(f"varied_throughput_c{level}", f"varied: throughput @{level}",
-                           "msg/s", "higher"))
+            rows.append(
+                Figure(f"varied_{p}_c{level}", f"varied: latency {p} @{level}", "ms", "lower")
+            )
+        rows.append(
+            Figure(f"varied_throughput_c{level}", f"varied: throughput @{level}", "msg/s", "higher")
+        )
     if long:
         rows += [
-            Figure("long_first_p50", "long conversation: p50 of the first 20 turns", "ms",
-                   "lower"),
-            Figure("long_last_p50", "long conversation: p50 of the last 20 turns", "ms",
-                   "lower"),
+            Figure("long_first_p50", "long conversation: p50 of the first 20 turns", "ms", "lower"),
+            Figure("long_last_p50", "long conversation: p50 of the last 20 turns", "ms", "lower"),
             Figure("long_ratio", "long conversation: last / first", "x", "lower"),
         ]
     rows += [
@@ -67,11 +67,17 @@ def figure_value(result: Optional[Dict[str, Any]], key: str) -> Optional[float]:
     if key.startswith("varied_"):
         _, p, level = key.split("_")
         varied = (result.get("varied") or {}).get(level[1:]) or {}
-        return varied.get("throughput_msg_s") if p == "throughput" else (
-            varied.get("latency_ms", {}).get(p))
+        return (
+            varied.get("throughput_msg_s")
+            if p == "throughput"
+            else (varied.get("latency_ms", {}).get(p))
+        )
     if key.startswith("long_"):
-        field = {"long_first_p50": "first_p50_ms", "long_last_p50": "last_p50_ms",
-                 "long_ratio": "last_over_first"}[key]
+        field = {
+            "long_first_p50": "first_p50_ms",
+            "long_last_p50": "last_p50_ms",
+            "long_ratio": "last_over_first",
+        }[key]
         return (result.get("long") or {}).get(field)
     if key.startswith("latency_"):
         _, p, level = key.split("_")
@@ -257,8 +263,9 @@ def validate_report(report: Dict[str, Any]) -> List[str]:
                 check(data, REQUIRED_LEVEL, f"configs.{name}.varied.{level}")
         if settings.get("long_turns") and not isinstance(result.get("long"), dict):
             problems.append(f"configs.{name}: missing long")
-    expected_rows = [f.key for f in figures(levels, varied_levels,
-                                             bool(settings.get("long_turns")))]
+    expected_rows = [
+        f.key for f in figures(levels, varied_levels, bool(settings.get("long_turns")))
+    ]
     if [row.get("figure") for row in report["table"]] != expected_rows:
         problems.append("table: rows differ from figures(settings)")
     for row in report["table"]:

@@ -210,8 +210,10 @@ def test_format_table_and_markdown() -> None:
     assert len(md.splitlines()) == 2 + len(rows)
 
 
-def make_report(configs: dict, levels=(1, 8, 32)) -> dict:
-    settings = run.Settings(list(levels), 60, 10, 1, 60, run.Ports.from_base(25000), Path("/tmp"))
+def make_report(configs: dict, levels=(1, 8, 32), **settings_extra: object) -> dict:
+    settings = run.Settings(
+        list(levels), 60, 10, 1, 60, run.Ports.from_base(25000), Path("/tmp"), **settings_extra
+    )
     return cli.build_report(
         configs,
         settings,
@@ -461,26 +463,7 @@ def test_plots_include_the_varied_workload_and_the_long_conversation(tmp_path: P
 
 def test_a_report_with_the_varied_levels_and_the_long_conversation_validates() -> None:
     configs = {"ours": with_varied_and_long(config_result(0.5), 1.0)}
-    settings = run.Settings(
-        [1, 8, 32],
-        60,
-        10,
-        1,
-        60,
-        run.Ports.from_base(25000),
-        Path("/tmp"),
-        varied_levels=[1, 32],
-        long_turns=41,
-    )
-    report = cli.build_report(
-        configs,
-        settings,
-        ["python", "-m", "tools.bench"],
-        {"nproc": "2"},
-        {"commit": "0" * 40, "dirty": False},
-        "2024-01-01T00:00:00+00:00",
-        1.0,
-    )
+    report = make_report(configs, varied_levels=[1, 32], long_turns=41)
     assert reporting.validate_report(json.loads(json.dumps(report))) == []
     del configs["ours"]["varied"]["32"]
     assert "configs.ours.varied: missing 32" in reporting.validate_report(report)

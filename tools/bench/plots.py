@@ -28,17 +28,16 @@ def plot(report: Dict[str, Any], directory: Path, stem: str) -> List[Path]:
                 (result["levels"].get(str(level)) or {}).get("latency_ms", {}).get(p)
                 for level in levels
             ]
-            ax.plot(
+            _line(
+                ax,
                 levels,
-                [y if y is not None else float("nan") for y in ys],
+                ys,
                 style,
-                marker=markers.get(name, "o"),
-                color=colors.get(name),
-                label=f"{names[name]} {p}",
+                markers.get(name, "o"),
+                colors.get(name),
+                f"{names[name]} {p}",
             )
-    ax.set_xscale("log", base=2)
-    ax.set_xticks(levels)
-    ax.set_xticklabels([str(level) for level in levels])
+    _concurrency_axis(ax, levels)
     ax.set_yscale("log")
     ax.set_xlabel("concurrent conversations (closed loop)")
     ax.set_ylabel("end-to-end latency per message (ms, log)")
@@ -85,6 +84,27 @@ def plot(report: Dict[str, Any], directory: Path, stem: str) -> List[Path]:
     return paths
 
 
+def _line(
+    ax: Any, levels: List[int], ys: List[Any], style: str, marker: str, color: Any, text: str
+) -> None:
+    """One latency line; a level without a figure is a gap, not a zero."""
+    ax.plot(
+        levels,
+        [y if y is not None else float("nan") for y in ys],
+        style,
+        marker=marker,
+        color=color,
+        label=text,
+    )
+
+
+def _concurrency_axis(ax: Any, levels: List[int]) -> None:
+    """Concurrency on a log-2 axis, ticked at the measured levels."""
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(levels)
+    ax.set_xticklabels([str(level) for level in levels])
+
+
 def label(name: str, result: Dict[str, Any]) -> str:
     """A configuration's name in the legends ("stock" may be our model unpatched)."""
     return "ours, patches off" if "PATCHES_OFF" in str(result.get("config")) else name
@@ -97,17 +117,8 @@ def _varied(plt: Any, configs: Dict[str, Any], path: Path, colors: Dict[str, str
         levels = sorted(int(level) for level in result.get("varied") or {})
         for p, style in (("p50", "-"), ("p95", "--")):
             ys = [result["varied"][str(level)]["latency_ms"].get(p) for level in levels]
-            ax.plot(
-                levels,
-                [y if y is not None else float("nan") for y in ys],
-                style,
-                marker="o",
-                color=colors.get(name),
-                label=f"{label(name, result)} {p}",
-            )
-        ax.set_xscale("log", base=2)
-        ax.set_xticks(levels)
-        ax.set_xticklabels([str(level) for level in levels])
+            _line(ax, levels, ys, style, "o", colors.get(name), f"{label(name, result)} {p}")
+        _concurrency_axis(ax, levels)
     ax.set_yscale("log")
     ax.set_xlabel("concurrent citizens (closed loop, varied messages)")
     ax.set_ylabel("latency per message (ms, log)")

@@ -267,9 +267,8 @@ class SQLTrackerStore(RasaSQLTrackerStore):
     def last_event_id(self, sender_id: Text) -> int:
         """The conversation's latest row id (0 when it has none): where its push starts."""
         with self.session_scope() as session:
-            latest = (session.query(func.max(self.SQLEvent.id))
-                      .filter(self.SQLEvent.sender_id == sender_id).scalar())
-        return int(latest or 0)
+            mark = self._mark(session, sender_id)
+        return mark[0] if mark else 0
 
     @staticmethod
     def _row(sender_id: Text, event: Event) -> Dict[Text, Any]:

@@ -149,3 +149,19 @@ def test_an_erasing_action_leaves_nothing_of_the_conversation_in_memory() -> Non
     assert server.rebuild(wire)  # the erasing call itself runs on the full tracker
     assert plain(wire) == plain(STOCK_FORMAT(action("action_delete_my_data"), tracker, DOMAIN))
     assert len(server) == 0
+
+
+def test_a_call_during_a_form_carries_rasas_active_loop_and_leaves_the_tracker_as_it_was() -> None:
+    from rasa.shared.core.events import ActiveLoop
+
+    tracker = DialogueStateTracker("citizen", DOMAIN.slots)
+    talk(tracker, 1)
+    tracker.update(UserUttered("查违章", {"name": "query_violation", "confidence": 0.9},
+                               parse_data={"intent_ranking": [{"name": "query_violation"}]}))
+    tracker.update(ActiveLoop("violation_form"))
+    loop = tracker.active_loop
+    assert loop is not None and loop.trigger_message  # the part Rasa deep-copies
+    call = action()._action_call_format(tracker, DOMAIN)
+    assert plain(call) == plain(STOCK_FORMAT(action(), tracker, DOMAIN))
+    assert call["tracker"]["active_loop"]["name"] == "violation_form"
+    assert tracker.active_loop is loop

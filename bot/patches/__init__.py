@@ -25,6 +25,7 @@ from bot.patches import (
     graph_runner,
     incremental_states,
     reply_validation,
+    rule_index,
     slot_copy,
     slot_validation_skip,
     sqlite_tracker,
@@ -50,6 +51,7 @@ PATCHES: Dict[str, ModuleType] = {
         tracker_cache,
         applied_events,
         incremental_states,
+        rule_index,
     )
 }
 OFF_VARIABLE = "CITYLINK_PATCHES_OFF"

@@ -20,10 +20,12 @@ from bot.patches import (
     action_events,
     action_session,
     applied_events,
+    domain_empty,
     event_class_cache,
     fair_queue,
     graph_runner,
     incremental_states,
+    log_copies,
     reply_validation,
     rule_index,
     slot_copy,
@@ -52,6 +54,8 @@ PATCHES: Dict[str, ModuleType] = {
         applied_events,
         incremental_states,
         rule_index,
+        log_copies,
+        domain_empty,
     )
 }
 OFF_VARIABLE = "CITYLINK_PATCHES_OFF"

@@ -1,4 +1,4 @@
-"""The faq selector trains, persists, loads and answers in Rasa's format."""
+"""The faq selector trains, persists, loads and answers in Rasa's format, for faq messages."""
 from pathlib import Path
 
 from rasa.engine.graph import ExecutionContext, GraphSchema
@@ -47,8 +47,12 @@ def test_trained_selector_answers_like_rasas_response_selector(tmp_path: Path):
     FaqResponseSelector.create({}, storage, resource, context).train(data)
 
     selector = FaqResponseSelector.load({}, storage, resource, context)
-    message = featurise([Message(data={"text": "护照丢了怎么办"})], tokenizer, featurizer)[0]
-    selector.process([message])
+    message, other = featurise([Message(data={"text": "护照丢了怎么办"}),
+                                Message(data={"text": "护照丢了怎么办"})], tokenizer, featurizer)
+    message.set("intent", {"name": "faq", "confidence": 0.9})
+    other.set("intent", {"name": "greet", "confidence": 0.9})
+    selector.process([message, other])
+    assert other.get("response_selector") is None  # only the retrieval intent's messages
     faq = message.get("response_selector")["faq"]
     assert faq["response"]["intent_response_key"] == "faq/passport"
     assert faq["response"]["utter_action"] == "utter_faq/passport"

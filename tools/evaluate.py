@@ -155,6 +155,7 @@ def score(name: str, cases: List[Case], predictions: List[dict]) -> Scores:
             entity_counts[entity]["fn"] += n
         if predicted != gold_intent or gold != got:
             errors.append({"text": case.text, "intent": case.intent, "predicted": predicted,
+                           "confidence": _top(parsed)[1], "group": case.group,
                            "missing": sorted(gold - got), "extra": sorted(got - gold)})
     labels = sorted(set(confusion) | {p for c in confusion.values() for p in c})
     per_intent = {}
@@ -292,6 +293,22 @@ def print_details(s: Scores) -> None:
           + ", ".join(f"{k} {v['f1']:.2f}" for k, v in weakest))
 
 
+def intent_errors(s: Scores) -> List[Dict[str, object]]:
+    """The wrong intents as the scope scores count them (an out-of-scope message the
+    bot declines is right), by group: to read the kinds of mistakes, not only their number."""
+    wrong = [e for e in s.errors
+             if e["predicted"] != str(e["intent"]).split("/")[0]
+             and not (e["intent"] == "out_of_scope" and e["predicted"] in REJECTED)]
+    return sorted(wrong, key=lambda e: (str(e["group"]), str(e["intent"]), str(e["predicted"])))
+
+
+def print_errors(s: Scores) -> None:
+    print(f"\n[{s.model}] intent errors (group, gold -> predicted, confidence, text):")
+    for e in intent_errors(s):
+        print(f"  {e['group']:<22} {e['intent']:<20} -> {e['predicted']:<20}"
+              f" {float(e['confidence']):.2f}  {e['text']}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", type=Path, default=ROOT / "models" / "citylink.tar.gz")
@@ -299,6 +316,8 @@ def main() -> None:
                         help="also score the stock pipeline (models/stock.tar.gz, make trains it)")
     parser.add_argument("--train-stock", action="store_true", help="only train the stock pipeline")
     parser.add_argument("--heldout", type=Path, default=HELDOUT)
+    parser.add_argument("--errors", action="store_true",
+                        help="also list every message whose intent is wrong, by group")
     args = parser.parse_args()
     if args.train_stock:
         print(f"stock pipeline trained in {train_stock():.0f} s")
@@ -326,6 +345,8 @@ def main() -> None:
         print(scope_line(s))
     for s in rows:
         print_details(s)
+        if args.errors:
+            print_errors(s)
     print(f"\nReports: {RESULTS}/<model>/scores.json, {RESULTS}/comparison.json")
 
 

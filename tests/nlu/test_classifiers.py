@@ -83,3 +83,16 @@ def test_loaded_classifier_predicts_exactly_like_rasas(trained):
         rasa.process([b])
         assert a.get("intent") == b.get("intent")
         assert a.get("intent_ranking") == b.get("intent_ranking")
+
+
+def test_c_setting_reaches_the_classifier_and_survives_loading(trained):
+    storage, context, data, featurise = trained
+    for name, c in (("default", None), ("strong", 0.05)):
+        config = {"max_iter": 200, "random_state": 1, **({"C": c} if c else {})}
+        IntentClassifier.create(config, storage, Resource(name), context).train(data)
+    default = IntentClassifier.load({}, storage, Resource("default"), context)
+    strong = IntentClassifier.load({"C": 0.05}, storage, Resource("strong"), context)
+    assert (default.clf.C, strong.clf.C) == (1.0, 0.05)
+    rows = sentence_feature_matrix(featurise(UNSEEN))
+    # Stronger regularisation: less confident on messages it never saw.
+    assert strong.clf.predict_proba(rows).max() < default.clf.predict_proba(rows).max()

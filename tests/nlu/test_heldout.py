@@ -62,3 +62,18 @@ def test_scope_scores_count_the_fallback_as_a_rejection():
     scope = evaluate.scope_scores(cases, predictions)
     assert (scope.in_scope_accuracy, scope.out_of_scope_rejection) == (1.0, 0.5)
     assert scope.per_group["oos"] == {"n": 2, "right": 0.5}
+
+
+def test_intent_errors_list_only_wrong_intents_with_their_group():
+    cases = [evaluate.Case("订酒店", "out_of_scope", [], "oos"),
+             evaluate.Case("放首歌", "out_of_scope", [], "oos"),
+             evaluate.Case("谢谢 没问题了", "thank", [], "closings"),
+             evaluate.Case("查违章", "query_violation", [("city", "广州")], "in")]
+    ranking = [{"name": "query_ticket", "confidence": 0.6}]
+    predictions = [{"intent": {"name": "nlu_fallback"}, "intent_ranking": ranking},
+                   {"intent": {"name": "query_bus"}, "intent_ranking": ranking},
+                   {"intent": {"name": "query_ticket"}, "intent_ranking": ranking},
+                   {"intent": {"name": "query_violation"}, "entities": []}]
+    errors = evaluate.intent_errors(evaluate.score("m", cases, predictions))
+    assert [(e["group"], e["text"], e["predicted"], e["confidence"]) for e in errors] == [
+        ("closings", "谢谢 没问题了", "query_ticket", 0.6), ("oos", "放首歌", "query_bus", 0.6)]

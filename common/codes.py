@@ -13,9 +13,10 @@ from common.normalizer import normalise_surface
 PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
 # A separator people put inside a plate: space, middle dot, hyphen.
 _SEP = r"[\s·•．.\-]?"
-# 7 characters (粤B12345) or 8 for new-energy plates (粤BD12345, 粤B12345D).
+# 7 characters (粤B12345) or 8 for new-energy plates (粤BD12345, 粤B12345D), not
+# followed by a letter or digit: 粤B12345 123456 is a plate and an engine number.
 PLATE_PATTERN = re.compile(
-    rf"[{PROVINCES}]{_SEP}[A-Za-z]{_SEP}(?:[A-Za-z0-9]{_SEP}){{4,5}}[A-Za-z0-9挂学警]"
+    rf"[{PROVINCES}]{_SEP}[A-Za-z]{_SEP}(?:[A-Za-z0-9]{_SEP}){{4,5}}[A-Za-z0-9挂学警](?![A-Za-z0-9])"
 )
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"

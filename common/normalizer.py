@@ -22,6 +22,10 @@ import opencc
 # Runs this long on both sides of a space are two codes, not one split code
 # (phone groups are 3-4 long, ID groups 4-8).
 MIN_WHOLE_CODE = 9
+# A plate's letter and five or six characters after its province character: complete,
+# so a run of 4+ after a space is the next code (engine or phone number), not its tail.
+PLATE_TAIL = 6
+MIN_CODE_AFTER_PLATE = 4
 _PROVINCES = set("京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼")
 
 
@@ -85,17 +89,23 @@ def normalise(original: str) -> Normalised:
     kept: List[str] = []
     offsets: List[int] = []
     run_before = 0  # length of the ASCII letter/digit run that ends `kept`
+    plate_run = False  # that run follows a province character (a plate's letters)
     for i, char in enumerate(folded):
         if char.isspace() and kept and _is_code_char(kept[-1]):
             j = next_solid[i]
             nxt = folded[j] if j < len(folded) else ""
             inside_code = kept[-1].isdigit() or kept[-1] in _PROVINCES or nxt.isdigit()
-            two_codes = run_before >= MIN_WHOLE_CODE and run_from[j] >= MIN_WHOLE_CODE
+            two_codes = (run_before >= MIN_WHOLE_CODE and run_from[j] >= MIN_WHOLE_CODE) or (
+                plate_run and run_before >= PLATE_TAIL and run_from[j] >= MIN_CODE_AFTER_PLATE)
             if inside_code and nxt.isascii() and nxt.isalnum() and not two_codes:
                 continue
+        if _is_ascii_alnum(char):
+            plate_run = plate_run if run_before else bool(kept) and kept[-1] in _PROVINCES
+            run_before += 1
+        else:
+            run_before, plate_run = 0, False
         kept.append(char)
         offsets.append(i)
-        run_before = run_before + 1 if _is_ascii_alnum(char) else 0
     offsets.append(len(original))
     return Normalised("".join(kept), offsets)
 

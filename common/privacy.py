@@ -90,7 +90,7 @@ _HOUSE = r"(?<=[路街巷弄里村道])\d{1,5}(?=号(?!线))|\d{1,5}(?=栋|幢|�
 _DETECTOR = re.compile(
     r"(?=[\d\u4e00-\u9fff])(?:" + "|".join(f"(?P<{kind}>{pattern})" for kind, pattern in (
         ("id", ID_PATTERN.pattern), ("phone", PHONE_PATTERN.pattern),
-        ("plate", PLATE_PATTERN.pattern + "(?![A-Za-z0-9])"), ("account", _DIGITS),
+        ("plate", PLATE_PATTERN.pattern), ("account", _DIGITS),
         ("name", _NAME), ("house", _HOUSE),
     )) + ")"
 )

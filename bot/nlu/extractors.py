@@ -50,6 +50,9 @@ _ENGINE = re.compile(
 _ACCOUNT_CUE = re.compile(
     r"(?:户号|账号|帐号|用户号|用户编号|缴费号|客户编号|户口号)(?:是|为|:|：)?\s*(\d{5,20})"
 )
+# Letters and digits right after a plate (粤B12345 123456): its engine number, typed in
+# the order the form asks for them.
+_AFTER_PLATE = re.compile(r"[\s,，、]+([a-z0-9]*[0-9][a-z0-9]*)(?![0-9a-z])")
 _BARE_DIGITS = re.compile(r"(?<![0-9a-z])\d{8,16}(?![0-9a-z])")
 _TICKET = re.compile(r"(?<![a-z])([a-z]{2}\d{11})(?![0-9])")
 
@@ -65,10 +68,12 @@ def find_codes(text: str) -> List[Found]:
         taken.append((start, end))
         found.append(Found(entity, value, start, end, text[start:end]))
 
+    plate_ends: List[int] = []
     for m in codes.PLATE_PATTERN.finditer(text):
         plate = codes.canonical_plate(m.group())
         if plate:
             add("plate_number", plate, m.start(), m.end())
+            plate_ends.append(m.end())
     for m in codes.ID_PATTERN.finditer(text):
         value = codes.canonical_id_number(m.group())
         if value:
@@ -81,6 +86,10 @@ def find_codes(text: str) -> List[Found]:
         add("account_number", m.group(1), m.start(1), m.end(1))
     for m in codes.PHONE_PATTERN.finditer(text):
         add("phone_number", m.group().replace("-", ""), m.start(), m.end())
+    for end in plate_ends:  # after IDs and phones: a phone after a plate stays a phone
+        after = _AFTER_PLATE.match(text, end)
+        if after and 4 <= len(after.group(1)) <= 17:
+            add("engine_number", after.group(1).upper(), after.start(1), after.end(1))
     for m in _BARE_DIGITS.finditer(text):
         add("account_number", m.group(), m.start(), m.end())
     return sorted(found, key=lambda f: f.start)

@@ -31,6 +31,19 @@ def test_plates_lower_case_spaced_and_new_energy():
     assert codes_in("沪ａ８８８８８") == [("plate_number", "沪A88888")]
 
 
+def test_a_plate_and_the_code_after_it_are_two_values():
+    assert codes_in("查违章 粤B12345 123456") == [("plate_number", "粤B12345"),
+                                                 ("engine_number", "123456")]
+    assert codes_in("粤B55S41，8ZCCYU") == [("plate_number", "粤B55S41"),
+                                           ("engine_number", "8ZCCYU")]
+    assert codes_in("京Q5R7M2 613047的违章") == [("plate_number", "京Q5R7M2"),
+                                                ("engine_number", "613047")]
+    # a phone number after a plate stays a phone number; words after it are no code
+    assert codes_in("粤B12345 13800138000") == [("plate_number", "粤B12345"),
+                                                ("phone_number", "13800138000")]
+    assert codes_in("粤B12345 有没有违章") == [("plate_number", "粤B12345")]
+
+
 def test_id_number_needs_a_valid_checksum():
     first17 = "44030419900101123"
     valid = first17 + codes.id_check_char(first17)

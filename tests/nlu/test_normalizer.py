@@ -1,6 +1,14 @@
 import random
 
-from common.normalizer import MIN_WHOLE_CODE, _is_code_char, fold_char, normalise, original_to_normalised
+from common.normalizer import (
+    MIN_CODE_AFTER_PLATE,
+    MIN_WHOLE_CODE,
+    PLATE_TAIL,
+    _is_code_char,
+    fold_char,
+    normalise,
+    original_to_normalised,
+)
 
 
 def test_full_width_and_case_are_folded_one_to_one():
@@ -49,6 +57,14 @@ def test_an_id_and_a_phone_typed_together_stay_two_codes():
     assert normalise("440304 19900101 1234").text == "440304199001011234"
 
 
+def test_a_whole_plate_and_the_code_after_it_stay_two_codes():
+    assert normalise("查违章 粤B12345 123456").text == "查违章 粤b12345 123456"
+    assert normalise("粤BD12345 8ZCCYU").text == "粤bd12345 8zccyu"
+    assert normalise("粤B12345 13800138000").text == "粤b12345 13800138000"
+    assert normalise("粤B 12345 发动机 123456").text == "粤b12345 发动机 123456"
+    assert normalise("粤B1234 5").text == "粤b12345"  # a plate typed in two pieces
+
+
 def test_traditional_characters_become_simplified_one_for_one():
     original = "我想查下廣州嘅違章記錄 車牌粵A 12345"
     norm = normalise(original)
@@ -69,7 +85,9 @@ def _reference_normalise(original: str) -> str:
             inside = kept[-1].isdigit() or kept[-1] in "粤京" or nxt.isdigit()
             before = len(_run("".join(kept)[::-1]))
             after = len(_run("".join(folded[i:]).lstrip()))
-            two = before >= MIN_WHOLE_CODE and after >= MIN_WHOLE_CODE
+            plate = (before >= PLATE_TAIL and len(kept) > before and kept[-before - 1] in "粤京"
+                     and after >= MIN_CODE_AFTER_PLATE)
+            two = (before >= MIN_WHOLE_CODE and after >= MIN_WHOLE_CODE) or plate
             if inside and nxt.isascii() and nxt.isalnum() and not two:
                 continue
         kept.append(char)

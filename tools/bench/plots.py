@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 
 def plot(report: Dict[str, Any], directory: Path, stem: str) -> List[Path]:
@@ -39,15 +39,17 @@ def plot(report: Dict[str, Any], directory: Path, stem: str) -> List[Path]:
             )
     _concurrency_axis(ax, levels)
     ax.set_yscale("log")
-    ax.set_xlabel("concurrent conversations (closed loop)")
-    ax.set_ylabel("end-to-end latency per message (ms, log)")
-    ax.set_title("CityLink vs stock Rasa pipeline: latency over the REST channel")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8, ncol=2)
-    fig.tight_layout()
-    paths.append(directory / f"{stem}_latency.png")
-    fig.savefig(paths[-1], dpi=120)
-    plt.close(fig)
+    paths.append(
+        _save(
+            plt,
+            fig,
+            directory / f"{stem}_latency.png",
+            "concurrent conversations (closed loop)",
+            "end-to-end latency per message (ms, log)",
+            "CityLink vs stock Rasa pipeline: latency over the REST channel",
+            legend={"fontsize": 8, "ncol": 2},
+        )
+    )
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     width = 0.8 / max(len(configs), 1)
@@ -68,15 +70,18 @@ def plot(report: Dict[str, Any], directory: Path, stem: str) -> List[Path]:
             )
     ax.set_xticks(range(len(levels)))
     ax.set_xticklabels([str(level) for level in levels])
-    ax.set_xlabel("concurrent conversations (closed loop)")
-    ax.set_ylabel("answered messages per second")
-    ax.set_title("CityLink vs stock Rasa pipeline: throughput")
-    ax.grid(True, axis="y", alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    paths.append(directory / f"{stem}_throughput.png")
-    fig.savefig(paths[-1], dpi=120)
-    plt.close(fig)
+    paths.append(
+        _save(
+            plt,
+            fig,
+            directory / f"{stem}_throughput.png",
+            "concurrent conversations (closed loop)",
+            "answered messages per second",
+            "CityLink vs stock Rasa pipeline: throughput",
+            grid={"axis": "y"},
+            legend={},
+        )
+    )
     if any(result.get("varied") for result in configs.values()):
         paths.append(_varied(plt, configs, directory / f"{stem}_varied.png", colors))
     if any(result.get("long") for result in configs.values()):
@@ -96,6 +101,29 @@ def _line(
         color=color,
         label=text,
     )
+
+
+def _save(
+    plt: Any,
+    fig: Any,
+    path: Path,
+    xlabel: str,
+    ylabel: str,
+    title: str,
+    grid: Optional[Dict[str, Any]] = None,
+    legend: Optional[Dict[str, Any]] = None,
+) -> Path:
+    """Labels, grid and legend of the figure's axes, then the figure written and closed."""
+    ax = fig.axes[0]
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3, **({"which": "both"} if grid is None else grid))
+    ax.legend(**({"fontsize": 8} if legend is None else legend))
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
 
 
 def _concurrency_axis(ax: Any, levels: List[int]) -> None:
@@ -120,15 +148,14 @@ def _varied(plt: Any, configs: Dict[str, Any], path: Path, colors: Dict[str, str
             _line(ax, levels, ys, style, "o", colors.get(name), f"{label(name, result)} {p}")
         _concurrency_axis(ax, levels)
     ax.set_yscale("log")
-    ax.set_xlabel("concurrent citizens (closed loop, varied messages)")
-    ax.set_ylabel("latency per message (ms, log)")
-    ax.set_title("Varied workload: latency")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(
+        plt,
+        fig,
+        path,
+        "concurrent citizens (closed loop, varied messages)",
+        "latency per message (ms, log)",
+        "Varied workload: latency",
+    )
 
 
 def _running_median(values: List[float], n: int) -> List[float]:
@@ -156,12 +183,11 @@ def _long(plt: Any, configs: Dict[str, Any], path: Path, colors: Dict[str, str])
             label=f"{label(name, result)} (median of 10)",
         )
     ax.set_yscale("log")
-    ax.set_xlabel("turn of the conversation")
-    ax.set_ylabel("latency (ms, log)")
-    ax.set_title("One long conversation: cost of a turn by its position")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(
+        plt,
+        fig,
+        path,
+        "turn of the conversation",
+        "latency (ms, log)",
+        "One long conversation: cost of a turn by its position",
+    )

@@ -83,15 +83,21 @@ class ScopeScores:
     per_group: Dict[str, Dict[str, float]] = field(default_factory=dict)
 
 
+def scope_right(gold_intent: str, predicted: str) -> bool:
+    """An out-of-scope message is right when the bot declines it (out_of_scope or the
+    fallback); any other message when its intent (without the faq topic) is right."""
+    gold = gold_intent.split("/")[0]
+    return predicted in REJECTED if gold == "out_of_scope" else predicted == gold
+
+
 def scope_scores(cases: List[Case], predictions: List[dict]) -> ScopeScores:
     """An out-of-scope message counts as rejected when it lands in out_of_scope or
     below the fallback threshold; an in-scope one only when its intent is right."""
     groups: Dict[str, Counter] = defaultdict(Counter)
     for case, parsed in zip(cases, predictions):
-        gold = case.intent.split("/")[0]
         predicted = (parsed.get("intent") or {}).get("name") or "none"
-        kind = "oos" if gold == "out_of_scope" else "in"
-        right = predicted in REJECTED if kind == "oos" else predicted == gold
+        kind = "oos" if case.intent.split("/")[0] == "out_of_scope" else "in"
+        right = scope_right(case.intent, predicted)
         for name in (case.group, f"_{kind}"):
             groups[name]["n"] += 1
             groups[name]["right"] += right
@@ -296,9 +302,7 @@ def print_details(s: Scores) -> None:
 def intent_errors(s: Scores) -> List[Dict[str, object]]:
     """The wrong intents as the scope scores count them (an out-of-scope message the
     bot declines is right), by group: to read the kinds of mistakes, not only their number."""
-    wrong = [e for e in s.errors
-             if e["predicted"] != str(e["intent"]).split("/")[0]
-             and not (e["intent"] == "out_of_scope" and e["predicted"] in REJECTED)]
+    wrong = [e for e in s.errors if not scope_right(str(e["intent"]), str(e["predicted"]))]
     return sorted(wrong, key=lambda e: (str(e["group"]), str(e["intent"]), str(e["predicted"])))
 
 

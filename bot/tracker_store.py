@@ -138,6 +138,7 @@ class SQLTrackerStore(RasaSQLTrackerStore):
         for name, value in POOL_DEFAULTS.items():  # read by Rasa when it builds the engine
             os.environ.setdefault(name, value)
         super().__init__(*args, **kwargs)
+        self.queries = Queries(self.SQLEvent.__table__)
 
     cache_size = 0  # set by bot/patches/tracker_cache.py; 0: every read goes to the table
 
@@ -148,12 +149,6 @@ class SQLTrackerStore(RasaSQLTrackerStore):
         if getattr(self, "_cache", None) is None:
             self._cache = TrackerCache(self.cache_size)
         return self._cache
-
-    @property
-    def queries(self) -> "Queries":
-        if getattr(self, "_queries", None) is None:
-            self._queries = Queries(self.SQLEvent.__table__)
-        return self._queries
 
     def _mark(self, session: Any, sender_id: Text) -> Optional[Mark]:
         """The conversation's last row: its id and timestamp (None: no rows)."""

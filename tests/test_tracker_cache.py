@@ -11,19 +11,9 @@ from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.tracker_store import ERASE_SLOT, SQLTrackerStore
 from common import privacy
-from tests.test_tracker_store import rows, run, stores, turn  # noqa: F401  (fixture)
+from tests.test_tracker_store import DOMAIN, rows, run, stores, turn  # noqa: F401  (fixture)
 
 PLATE = "粤A288E0"
-DOMAIN = Domain.from_yaml("""
-version: "3.1"
-slots:
-  city:
-    type: text
-    mappings: [{type: custom}]
-  plate_number:
-    type: text
-    mappings: [{type: custom}]
-""")
 Stores = Tuple[SQLTrackerStore, SQLTrackerStore, SQLTrackerStore]
 
 

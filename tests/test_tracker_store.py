@@ -22,6 +22,9 @@ slots:
   city:
     type: text
     mappings: [{type: custom}]
+  plate_number:
+    type: text
+    mappings: [{type: custom}]
 """)
 
 

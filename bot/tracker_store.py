@@ -10,8 +10,9 @@ it not in the database:
   are already stored, then inserted through the ORM's unit of work. A tracker
   this store read knows that number already (the conversation lock is held
   from read to write, so nobody else adds events in between): we keep it on
-  the tracker and insert the new rows in one statement. Trackers we did not
-  read (a new conversation, the HTTP API replacing events) still count.
+  the tracker and insert the new rows in one statement. A new conversation
+  is known to have no rows (`create_tracker`); trackers we did not read (the
+  HTTP API replacing events) still count.
 
 The schema and the rows are Rasa's. What differs is inside `data`: personal
 values (ID and phone numbers, plates, account numbers, names, identity tokens
@@ -26,7 +27,8 @@ takes it back instead of reading and replaying the whole session, once a
 primary-key lookup shows the conversation's last row at its save is still
 there, unchanged (rows are deleted only a whole conversation at a time). Rows another worker or node added since are read alone and
 applied to it; anything else (fewer rows, a new session among them, a tracker
-changed after its save) falls back to the full read. A tracker is handed out
+changed after its save) falls back to the full read. A save that starts a new
+session caches the tracker of that session alone, as a read would give it. A tracker is handed out
 to one caller at a time (taken out of the cache, put back by `save`), and the
 conversation lock is held from read to save.
 
@@ -55,8 +57,9 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Text, Tuple
 
 from rasa.core.tracker_store import SQLTrackerStore as RasaSQLTrackerStore
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import Event, SessionStarted, SlotSet
+from rasa.shared.core.events import ActionExecuted, Event, SessionStarted, SlotSet
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from sqlalchemy import bindparam, func, select
@@ -64,6 +67,8 @@ from sqlalchemy import bindparam, func, select
 from common.privacy import reveal_event, seal_event
 
 STORED = "_citylink_stored_events"  # tracker attribute: events of its session already in the table
+# Tracker attribute: the latest session start it saved, when its events hold an older session too.
+SESSION_FROM = "_citylink_session_from"
 # Rasa's own pool variables, with defaults sized for many nodes (see above).
 POOL_DEFAULTS = {"SQL_POOL_SIZE": "2", "SQL_MAX_OVERFLOW": "2"}
 ERASE_SLOT = "erase_conversation"  # set by action_delete_my_data (actions/privacy.py)
@@ -224,15 +229,48 @@ class SQLTrackerStore(RasaSQLTrackerStore):
             if rows:
                 session.execute(self.SQLEvent.__table__.insert(), rows)
             session.commit()
+            starts = [e.timestamp for e in new if isinstance(e, SessionStarted)]
+            if starts:
+                setattr(tracker, SESSION_FROM, max(starts))
             if self.cache is not None:
-                # Only a tracker read here (its session alone) and still in that session.
+                # Only a tracker whose stored events we know (read here, or new).
                 mark = self._mark(session, tracker.sender_id)
-                if read_by_us and mark and not any(isinstance(e, SessionStarted) for e in new):
+                entry = self._as_read(tracker) if read_by_us and mark else None
+                if entry is not None and mark is not None:
                     self.cache.put(tracker.sender_id,
-                                   Cached(tracker, mark, len(tracker.events), self.domain))
+                                   Cached(entry, mark, len(entry.events), self.domain))
                 else:
                     self.cache.drop(tracker.sender_id)
         setattr(tracker, STORED, len(tracker.events))
+
+    def _as_read(self, tracker: DialogueStateTracker) -> Optional[DialogueStateTracker]:
+        """The saved tracker as a read of the table would give it. Itself, unless it
+        started a new session (a new conversation's first message, an expired session):
+        then the events a read selects (timestamp at or after the latest session start,
+        Rasa's `_event_query`) replayed alone, as `_retrieve` would, without the table
+        round trip and JSON decoding; the caller keeps the original."""
+        since = getattr(tracker, SESSION_FROM, None)
+        if since is None:
+            return tracker
+        if self.domain is None:
+            return None
+        events = [event for event in tracker.events if event.timestamp >= since]
+        read = DialogueStateTracker.from_events(tracker.sender_id, events, self.domain.slots)
+        setattr(read, STORED, len(events))
+        return read
+
+    async def create_tracker(self, sender_id: Text,
+                             append_action_listen: bool = True) -> DialogueStateTracker:
+        """Rasa's, but a conversation with no rows yet is known to have none (one primary
+        key lookup instead of the COUNT query on its first save), so it can be cached."""
+        tracker = self.init_tracker(sender_id)
+        if append_action_listen:
+            tracker.update(ActionExecuted(ACTION_LISTEN_NAME))
+        with self.session_scope() as session:
+            if self._mark(session, sender_id) is None:
+                setattr(tracker, STORED, 0)
+        await self.save(tracker)
+        return tracker
 
     def erase(self, sender_id: Text) -> int:
         """Delete every stored event of the conversation; the number of rows deleted."""

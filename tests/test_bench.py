@@ -295,7 +295,19 @@ def test_process_tree_includes_this_process() -> None:
     import os
 
     assert procstats.process_tree(os.getpid())[0] == os.getpid()
-    assert procstats.tree_rss_mb(os.getpid()) > 0
+
+
+def test_sampler_lists_a_tree_again_only_every_relist_samples(monkeypatch) -> None:
+    import os
+
+    listed = []
+    real = procstats._members
+    monkeypatch.setattr(procstats, "_members", lambda pid: listed.append(pid) or real(pid))
+    sampler = procstats.RssSampler({"me": os.getpid()}, relist=3)
+    for _ in range(7):
+        sampler.sample()
+    assert len(listed) == 3  # samples 1 (first sight), 3 and 6
+    assert sampler.peaks["me"] > 0 and sampler.end_phase()["me"] > 0
 
 
 def test_plots_are_written(tmp_path: Path) -> None:

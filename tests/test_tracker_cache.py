@@ -2,6 +2,7 @@
 what it serves is what a fresh read of the table gives, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
+import time
 from typing import Iterator, List, Tuple
 
 import pytest
@@ -154,3 +155,56 @@ def test_the_cache_keeps_the_most_recent_conversations(workers: Stores) -> None:
         talk(worker, f"c{n}")
     assert len(worker.cache) == worker.cache_size
     assert worker.cache.take("c0") is None and worker.cache.take(f"c{worker.cache_size + 2}")
+
+
+def start_session(tracker: DialogueStateTracker) -> None:
+    """What action_session_start adds (Rasa stamps its events after the action's)."""
+    at = tracker.events[-1].timestamp
+    for step, event in enumerate((ActionExecuted("action_session_start"), SessionStarted(),
+                                  ActionExecuted("action_listen")), start=1):
+        event.timestamp = at + step * 1e-6
+        tracker.update(event)
+    time.sleep(0.002)  # the next turn's events come later
+
+
+def no_full_read(store: SQLTrackerStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args, **kwargs):
+        raise AssertionError("read whole: not served from the cache")
+    monkeypatch.setattr(store, "_event_query", refuse)
+
+
+def test_a_new_conversations_first_turn_is_cached_as_a_read_gives_it(
+        workers: Stores, monkeypatch: pytest.MonkeyPatch) -> None:
+    worker, _, fresh = workers
+    created = run(worker.get_or_create_tracker("citizen"))
+    start_session(created)
+    turn(created, "在吗", "在的")
+    run(worker.save(created))
+    no_full_read(worker, monkeypatch)  # neither the first save's COUNT nor a read since
+    served = run(worker.retrieve("citizen"))
+    assert served is not None and served is not created  # the new session alone
+    assert as_dicts(served) == as_dicts(run(fresh.retrieve("citizen")))
+    assert served.events[0].type_name == "session_started"
+    turn(served, "查违章", "请告诉我车牌")
+    run(worker.save(served))
+    assert run(worker.retrieve("citizen")) is served
+    assert len(rows(fresh, "citizen")) == 2 + len(served.events)  # listen + session start before
+    assert as_dicts(served) == as_dicts(run(fresh.retrieve("citizen")))
+
+
+def test_an_expired_session_is_cached_without_the_old_one(workers: Stores) -> None:
+    worker, _, fresh = workers
+    talk(worker, "citizen", "一")
+    old = talk(worker, "citizen", "二")
+    start_session(old)
+    turn(old, "三", "好")
+    run(worker.save(old))
+    served = run(worker.retrieve("citizen"))
+    assert [e.text for e in served.events if e.type_name == "user"] == ["三"]
+    assert as_dicts(served) == as_dicts(run(fresh.retrieve("citizen")))
+    # The original, saved again, still counts its own events right and is cached trimmed.
+    turn(old, "四", "好")
+    run(worker.save(old))
+    again = run(worker.retrieve("citizen"))
+    assert as_dicts(again) == as_dicts(run(fresh.retrieve("citizen")))
+    assert [e.text for e in again.events if e.type_name == "user"] == ["三", "四"]

@@ -32,8 +32,8 @@ def _sum(members: List[psutil.Process], read: Callable[[psutil.Process], float])
     return total
 
 
-def tree_rss_mb(root: int) -> float:
-    return _sum(_members(root), lambda p: p.memory_info().rss) / 2**20
+def _rss_mb(members: List[psutil.Process]) -> float:
+    return _sum(members, lambda p: p.memory_info().rss) / 2**20
 
 
 def high_water_mb(pid: int) -> float:
@@ -64,12 +64,21 @@ def cpu_percent(
 
 
 class RssSampler(threading.Thread):
-    """Samples the tree RSS of named processes; peaks overall and per phase."""
+    """Samples the tree RSS of named processes; peaks overall and per phase.
 
-    def __init__(self, roots: Dict[str, int], interval: float = 0.2) -> None:
+    The trees are listed again only every `relist` samples: listing a process's
+    children reads /proc/<pid>/stat of every process on the machine, which was
+    two thirds of the load generator's own CPU (py-spy) and held the GIL while
+    the virtual citizens waited (docs/benchmarks.md, change 27).
+    """
+
+    def __init__(self, roots: Dict[str, int], interval: float = 0.2, relist: int = 10) -> None:
         super().__init__(daemon=True)
         self.roots = dict(roots)
         self.interval = interval
+        self.relist = relist
+        self._trees: Dict[int, List[psutil.Process]] = {}
+        self._samples = 0
         self.peaks: Dict[str, float] = {name: 0.0 for name in roots}
         self.phase_peaks: Dict[str, float] = {name: 0.0 for name in roots}
         self._lock = threading.Lock()
@@ -81,11 +90,17 @@ class RssSampler(threading.Thread):
             self.peaks.setdefault(name, 0.0)
             self.phase_peaks.setdefault(name, 0.0)
 
+    def _tree(self, pid: int) -> List[psutil.Process]:
+        if pid not in self._trees or self._samples % self.relist == 0:
+            self._trees[pid] = _members(pid)
+        return self._trees[pid]
+
     def sample(self) -> None:
         with self._lock:
             roots = dict(self.roots)
+        self._samples += 1
         for name, pid in roots.items():
-            mb = tree_rss_mb(pid)
+            mb = _rss_mb(self._tree(pid))
             # The process's own high-water mark catches spikes between samples
             # (for the overall peak only: it never goes down).
             hwm = high_water_mb(pid)

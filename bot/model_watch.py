@@ -21,6 +21,8 @@ import os
 from pathlib import Path
 from typing import Any, Optional
 
+from bot import heap
+
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -59,6 +61,7 @@ async def swap(agent: Any, model: str) -> None:
 
     processor = await asyncio.get_running_loop().run_in_executor(None, build)
     agent.processor, agent.domain = processor, processor.domain
+    heap.settle()  # the old model freed, the new one kept out of full collections
     agent.tracker_store.domain = processor.domain
     if isinstance(agent.nlg, TemplatedNaturalLanguageGenerator):
         agent.nlg.responses = processor.domain.responses if processor.domain else {}

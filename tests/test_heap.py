@@ -18,6 +18,7 @@ class Node:
 
 
 def test_settle_frees_cycles_then_freezes_what_is_alive() -> None:
+    before = gc.get_threshold()
     try:
         garbage = Node()
         gone = weakref.ref(garbage)
@@ -27,8 +28,10 @@ def test_settle_frees_cycles_then_freezes_what_is_alive() -> None:
         assert gone() is None  # collected before the freeze, not kept frozen
         assert gc.get_freeze_count() > 0
         assert not any(obj is alive for obj in gc.get_objects())  # frozen: not scanned
+        assert gc.get_threshold() == (700, 10, 100)
     finally:
         gc.unfreeze()
+        gc.set_threshold(*before)
 
 
 def test_the_workers_start_up_loader_settles_after_loading(monkeypatch) -> None:

@@ -13,6 +13,8 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 # Training shows progress, but at most every 10 s (not thousands of lines in logs).
 export TQDM_MININTERVAL := 10
 export ACTION_ENDPOINT_URL ?= http://127.0.0.1:5055/webhook
+# The bot runs the custom actions itself; set it empty to use the action server at the URL above.
+export CITYLINK_ACTIONS_MODULE ?= actions
 export TRACKER_DIALECT ?= sqlite
 export TRACKER_URL ?= sqlite:///$(CURDIR)/var/tracker.db
 export CITYSIM_URL ?= http://127.0.0.1:5080

@@ -26,7 +26,6 @@ from __future__ import annotations
 import gc
 from typing import Any
 
-
 # Python's default is (700, 10, 10): the third number is the one changed (see above).
 THRESHOLDS = (700, 10, 100)
 

@@ -14,12 +14,14 @@ import sys
 # but ~6 s after TensorFlow has been imported: import it first (py-spy, cold start).
 import skops.io  # noqa: F401
 
-from bot import heap, model_watch, patches, session, templates
+from bot import actions_in_process, heap, model_watch, patches, session, templates
 from common import logsafe
 
 
 def main() -> None:
     logsafe.configure("bot")
+    # Before the patches: action_events wraps the in-process route like the HTTP one.
+    actions_in_process.apply()
     try:
         installed = patches.apply()
     except patches.PatchError as mismatch:

@@ -19,19 +19,19 @@ MODEL = ROOT / "models" / "citylink.tar.gz"
 
 
 class LiveStack:
-    """A running bot + action server + simulator + gateway, reached over HTTP.
+    """A running bot (custom actions in its workers, as `make run`) + simulator + gateway,
+    reached over HTTP.
 
     Calls to the bot carry the operator credentials (`api_headers()`: an admin
     JWT signed with `jwt_secret`); citizens' calls go through `public_url`.
     """
 
     def __init__(self, bot_url: str, citysim_url: str, public_url: str = "",
-                 actions_url: str = "", tracker_db: Optional[Path] = None,
+                 tracker_db: Optional[Path] = None,
                  log_dir: Optional[Path] = None) -> None:
         self.bot_url = bot_url
         self.citysim_url = citysim_url
         self.public_url = public_url
-        self.actions_url = actions_url
         self.tracker_db = tracker_db  # the raw rows, for tests of what is stored
         self.log_dir = log_dir  # each service's log file
 
@@ -77,13 +77,11 @@ def live_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
                    public=("127.0.0.1", GATEWAY_PORT), citysim_test_api=True, **TEST_PORTS)
     with Stack(env=env, log_dir=tmp / "log") as stack:
         stack.start(svc["citysim"])
-        stack.start(svc["actions"])
-        stack.start(svc["bot"], timeout=300)
+        stack.start(svc["bot"], timeout=300)  # no action server: an action it needed would fail
         stack.start(svc["gateway"])
         yield LiveStack(f"http://127.0.0.1:{TEST_PORTS['bot_port']}",
                         f"http://127.0.0.1:{TEST_PORTS['citysim_port']}",
                         f"http://127.0.0.1:{GATEWAY_PORT}",
-                        f"http://127.0.0.1:{TEST_PORTS['actions_port']}",
                         tracker_db=tmp / "tracker.db", log_dir=tmp / "log")
 
 

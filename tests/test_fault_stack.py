@@ -72,6 +72,7 @@ def fault_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultStack
     tmp = tmp_path_factory.mktemp("fault-stack")
     env = stack_environment(PORTS["actions_port"], PORTS["citysim_port"], tracker_db=tmp / "tracker.db")
     env["CITYLINK_RATE_CONVERSATION"] = env["CITYLINK_RATE_ADDRESS"] = "0"
+    env["CITYLINK_ACTIONS_MODULE"] = ""  # the action server, as deploy/ runs it: it is killed below
     svc = services(model=str(MODEL), citysim_db=str(tmp / "citysim.sqlite"), citysim_test_api=True,
                    **PORTS)
     with Stack(env=env, log_dir=tmp / "log") as stack:

@@ -154,6 +154,7 @@ class Cluster:
         service = services(model=self.model, bot_port=port)["bot"]
         return dataclasses.replace(service, name=f"bot-{node + 1}", env={
             "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{self.ports.actions[node]}/webhook",
+            "CITYLINK_ACTIONS_MODULE": "",  # through its action server, as deploy/ runs it
             "CITYSIM_URL": f"http://127.0.0.1:{self.ports.citysim}",
             "TRACKER_DIALECT": "postgresql",
             "TRACKER_URL": self.tracker_url,

@@ -144,6 +144,8 @@ def stack_environment(
     env.setdefault("RASA_TELEMETRY_ENABLED", "false")
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env.setdefault("ACTION_ENDPOINT_URL", f"http://127.0.0.1:{actions_port}/webhook")
+    # The bot runs the custom actions itself (endpoints.yml); empty: the action server's URL.
+    env.setdefault("CITYLINK_ACTIONS_MODULE", "actions")
     env.setdefault("TRACKER_DIALECT", "sqlite")
     env.setdefault("TRACKER_URL", f"sqlite:///{ROOT / 'var' / 'tracker.db'}")
     env.setdefault("CITYSIM_URL", f"http://127.0.0.1:{citysim_port}")
@@ -286,14 +288,17 @@ def main() -> None:
     svc = services(model=args.model)
     with Stack() as stack:
         stack.start(svc["citysim"])
-        stack.start(svc["actions"])
-        if args.mode == "shell":
+        if args.mode == "shell":  # plain `rasa shell`: its actions only through the server
+            stack.start(svc["actions"])
             subprocess.run(
                 [str(VENV_BIN / "rasa"), "shell", "--model", args.model,
                  "--endpoints", "endpoints.yml"],
-                cwd=ROOT, env={**stack.env, "SANIC_WORKERS": "1"}, check=False,  # one terminal, one process
+                cwd=ROOT, check=False,  # one terminal, one process
+                env={**stack.env, "SANIC_WORKERS": "1", "CITYLINK_ACTIONS_MODULE": ""},
             )
             return
+        if not stack.env["CITYLINK_ACTIONS_MODULE"]:
+            stack.start(svc["actions"])
         stack.start(svc["bot"], timeout=300)
         stack.start(svc["gateway"])
         stack.start(svc["console"])

@@ -242,7 +242,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                 stored.parent.mkdir(exist_ok=True)
                 shutil.copy2(models[name], stored)
 
-        # 2. One action server for both bots; simulator and bot per configuration.
+        # 2. One action server (stock Rasa calls it; ours runs the actions in its workers,
+        #    as `make run` does); simulator and bot per configuration.
         actions_svc = services(actions_port=ports.actions, citysim_port=ports.citysim)["actions"]
         configs: Dict[str, Dict[str, Any]] = {}
         with Stack(env=env, log_dir=work / "log") as actions_stack:

@@ -199,6 +199,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="citylink-turncost-"))
     actions_port, citysim_port = args.port_base + 55, args.port_base + 80
     env = stack_environment(actions_port, citysim_port, tracker_db=work / "tracker.db")
+    env["CITYLINK_ACTIONS_MODULE"] = ""  # through the action server: its bytes and CPU are counted
     os.environ.update({k: v for k, v in env.items() if k not in ("SANIC_WORKERS",)})
     svc = services(
         actions_port=actions_port,

@@ -6,6 +6,8 @@ import ast
 import importlib
 import inspect
 import logging
+import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -69,3 +71,40 @@ def test_a_domain_says_once_whether_it_is_empty():
     assert DOMAIN.is_empty() is False
     assert DOMAIN.__dict__["_citylink_is_empty"] is False  # asked once, then remembered
     assert Domain.is_empty is not stock("rasa.shared.core.domain:Domain.is_empty")
+
+
+def test_the_states_text_is_only_ever_made_for_a_debug_line():
+    import rasa
+
+    callers = []
+    for path in Path(rasa.__file__).parent.rglob("*.py"):
+        if "format_tracker_states" in path.read_text(encoding="utf-8"):
+            callers.append(path.relative_to(Path(rasa.__file__).parent).as_posix())
+    assert sorted(callers) == ["core/policies/policy.py", "core/policies/rule_policy.py"]
+    from rasa.core.policies.rule_policy import RulePolicy
+
+    source = inspect.getsource(RulePolicy._find_action_from_rules)
+    tree = ast.parse(textwrap.dedent(source))
+    in_debug = _debug_call_arguments(tree)
+    made = [n for n in ast.walk(tree) if isinstance(n, ast.Attribute)
+            and n.attr == "format_tracker_states"]
+    assert len(made) == 1 and "current_states = self.format_tracker_states(states)" in source
+    reads = [n for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id == "current_states"
+             and isinstance(n.ctx, ast.Load)]
+    assert reads and all(id(n) in in_debug for n in reads)
+
+
+def test_the_states_text_is_empty_at_info_and_rasas_at_debug():
+    from rasa.core.policies.policy import Policy
+    from rasa.core.policies.rule_policy import RulePolicy
+
+    states = [{"prev_action": {"action_name": "action_listen"}, "user": {"intent": "greet"}}]
+    rasa_logger = logging.getLogger("rasa")
+    level = rasa_logger.level
+    try:
+        rasa_logger.setLevel(logging.INFO)
+        assert RulePolicy.format_tracker_states(states) == ""
+        rasa_logger.setLevel(logging.DEBUG)
+        assert RulePolicy.format_tracker_states(states) == Policy.format_tracker_states(states) != ""
+    finally:
+        rasa_logger.setLevel(level)

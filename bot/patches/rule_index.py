@@ -9,7 +9,11 @@ then runs on those, so the surviving rules are the same set.
 Why: ~100 rules checked per prediction, two or three predictions per message:
 RulePolicy was 10% of a bot worker at 32 citizens (py-spy), half of it in
 this filter (docs/benchmarks.md change 21).
-Gain: measured in docs/benchmarks.md (change 21).
+The walk back through the conversation stops once no rule is left or every
+rule left is shorter than the turns walked (Rasa's check passes any rule from
+its length on): it went through every state of the session, the whole
+conversation's length per prediction (change 31).
+Gain: measured in docs/benchmarks.md (changes 21 and 31).
 """
 
 from __future__ import annotations
@@ -44,8 +48,11 @@ class RuleIndex:
         self.by_key: Dict[Key, List[str]] = {}
         self.starters: List[str] = []  # last step without a previous action
         self.unplaced: List[str] = []  # checked every time
+        # Rasa's `_is_rule_applicable` holds any rule applicable at a turn index past its length.
+        self.length: Dict[str, int] = {}
         for rule_key in rule_keys:
             states = key_to_state(rule_key)
+            self.length[rule_key] = len(states)
             if not states:
                 self.unplaced.append(rule_key)
                 continue
@@ -107,8 +114,11 @@ def possible_keys(policy: Any, lookup: Dict[str, Any], states: List[Dict[str, An
     """Rasa's `_get_possible_keys`, its first pass over the index's candidates."""
     if not states:
         return set(lookup)
-    keys: Any = index_for(policy, lookup).candidates(states[-1])
+    index = index_for(policy, lookup)
+    keys: Any = index.candidates(states[-1])
     for i, state in enumerate(reversed(states)):
+        if not keys or i >= max(index.length[key] for key in keys):
+            break  # nothing left, or every rule left is shorter: each would pass from here on
         keys = {key for key in keys if policy._is_rule_applicable(key, i, state)}
     return set(keys)
 

@@ -218,3 +218,13 @@ def test_the_operator_chooses_the_public_address(monkeypatch: pytest.MonkeyPatch
     # Nothing else follows the public address.
     assert commands["bot"][commands["bot"].index("--interface") + 1] == "127.0.0.1"
     assert "0.0.0.0" not in commands["citysim"] and "0.0.0.0" not in commands["actions"]
+
+
+def test_make_run_starts_no_action_server_unless_the_actions_are_remote(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from tools.stack import run_services
+
+    monkeypatch.delenv("CITYLINK_ACTIONS_MODULE", raising=False)
+    assert run_services(stack_environment()) == ["bot", "gateway", "console"]  # the default
+    assert run_services({"CITYLINK_ACTIONS_MODULE": "actions"}) == ["bot", "gateway", "console"]
+    assert run_services({"CITYLINK_ACTIONS_MODULE": ""}) == ["actions", "bot", "gateway", "console"]

@@ -276,6 +276,13 @@ def startup_notice(bot_port: int = 5005, console_url: str = "") -> str:
             + "按 Ctrl-C 停止。")
 
 
+def run_services(env: Dict[str, str]) -> List[str]:
+    """What `make run` starts after the simulator, in order: the action server only
+    when the bot does not run the actions itself (`CITYLINK_ACTIONS_MODULE` empty)."""
+    return [*([] if env.get("CITYLINK_ACTIONS_MODULE") else ["actions"]),
+            "bot", "gateway", "console"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("mode", choices=["run", "shell"])
@@ -297,11 +304,8 @@ def main() -> None:
                 env={**stack.env, "SANIC_WORKERS": "1", "CITYLINK_ACTIONS_MODULE": ""},
             )
             return
-        if not stack.env["CITYLINK_ACTIONS_MODULE"]:
-            stack.start(svc["actions"])
-        stack.start(svc["bot"], timeout=300)
-        stack.start(svc["gateway"])
-        stack.start(svc["console"])
+        for name in run_services(stack.env):
+            stack.start(svc[name], timeout=300 if name == "bot" else 120)
         # Conversations past their city's retention period: deleted now, then hourly.
         stack.start_job("retention", [sys.executable, "-m", "tools.retention", "--every", "3600"])
         print(startup_notice(console_url=svc["console"].health_url.rsplit("/", 1)[0]), flush=True)

@@ -10,9 +10,9 @@ it not in the database:
   are already stored, then inserted through the ORM's unit of work. A tracker
   this store read knows that number already (the conversation lock is held
   from read to write, so nobody else adds events in between): we keep it on
-  the tracker and insert the new rows in one statement. A new conversation
-  is known to have no rows (`create_tracker`); trackers we did not read (the
-  HTTP API replacing events) still count.
+  the tracker and insert the new rows in one statement. A conversation
+  with no rows yet (a new one) needs no count either (one primary-key lookup);
+  other trackers we did not read (the HTTP API replacing events) still count.
 
 The schema and the rows are Rasa's. What differs is inside `data`: personal
 values (ID and phone numbers, plates, account numbers, names, identity tokens
@@ -57,9 +57,8 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Text, Tuple
 
 from rasa.core.tracker_store import SQLTrackerStore as RasaSQLTrackerStore
-from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted, Event, SessionStarted, SlotSet
+from rasa.shared.core.events import Event, SessionStarted, SlotSet
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from sqlalchemy import bindparam, func, select
@@ -216,6 +215,8 @@ class SQLTrackerStore(RasaSQLTrackerStore):
         await self.stream_events(tracker)
         with self.session_scope() as session:
             stored = getattr(tracker, STORED, None)
+            if stored is None and self._mark(session, tracker.sender_id) is None:
+                stored = 0  # a new conversation: every event is new, as a read would know
             read_by_us = stored is not None
             if stored is None:
                 stored = self._event_query(session, tracker.sender_id,
@@ -258,19 +259,6 @@ class SQLTrackerStore(RasaSQLTrackerStore):
         read = DialogueStateTracker.from_events(tracker.sender_id, events, self.domain.slots)
         setattr(read, STORED, len(events))
         return read
-
-    async def create_tracker(self, sender_id: Text,
-                             append_action_listen: bool = True) -> DialogueStateTracker:
-        """Rasa's, but a conversation with no rows yet is known to have none (one primary
-        key lookup instead of the COUNT query on its first save), so it can be cached."""
-        tracker = self.init_tracker(sender_id)
-        if append_action_listen:
-            tracker.update(ActionExecuted(ACTION_LISTEN_NAME))
-        with self.session_scope() as session:
-            if self._mark(session, sender_id) is None:
-                setattr(tracker, STORED, 0)
-        await self.save(tracker)
-        return tracker
 
     def erase(self, sender_id: Text) -> int:
         """Delete every stored event of the conversation; the number of rows deleted."""

@@ -26,9 +26,9 @@ import json
 import logging
 from typing import Any, Callable, Dict, Optional
 
-log = logging.getLogger(__name__)
+from bot.patches.action_events import PROBE  # its question: are calls rebuilt here?
 
-PROBE = "citylink-events"  # bot/patches/action_events.py asks whether calls are rebuilt
+log = logging.getLogger(__name__)
 _runners: Dict[str, "Runner"] = {}
 
 

@@ -130,6 +130,7 @@ def test_endpoints_yml_loads_this_store_not_the_in_memory_fallback(tmp_path, mon
     monkeypatch.setenv("TRACKER_URL", f"sqlite:///{tmp_path / 't.db'}")
     monkeypatch.setenv("LOCK_STORE_PATH", str(tmp_path / "locks.db"))
     monkeypatch.setenv("CITYLINK_ACTION_SECRET", "not-used-here")  # endpoints.yml names it
+    monkeypatch.setenv("CITYLINK_ACTIONS_MODULE", "actions")  # and this one (the Makefile sets it)
     config = read_endpoint_config(str(ROOT / "endpoints.yml"), "tracker_store")
     store = TrackerStore.create(config, DOMAIN)
     inner = getattr(store, "_tracker_store", store)
